@@ -1,0 +1,165 @@
+"""Checks a schema-valid KB as a whole: ids, references, aliases and verbatim quotes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+from hanoi_cli.errors import Problem
+from hanoi_cli.models import Evidence, KnowledgeBase
+from hanoi_cli.text import compact, fold, fold_quote
+
+_SECTIONS = ("sources", "people", "countries", "organisations", "figures", "events", "statements")
+_KIND_OF_SECTION = {
+    "sources": "source",
+    "people": "person",
+    "countries": "country",
+    "organisations": "organisation",
+    "figures": "figure",
+    "events": "event",
+    "statements": "statement",
+}
+
+
+def find_problems(kb: KnowledgeBase) -> Iterator[Problem]:
+    """Every duplicate id, dangling reference and ambiguous alias, each with its JSON path."""
+    kind_of_id: dict[str, str] = {}
+    for section in _SECTIONS:
+        for index, entity in enumerate(getattr(kb, section)):
+            if entity.id in kind_of_id:
+                yield Problem(
+                    f"{section}[{index}].id",
+                    f"duplicate id {entity.id!r} (already used by a {kind_of_id[entity.id]})",
+                )
+            else:
+                kind_of_id[entity.id] = _KIND_OF_SECTION[section]
+    yield from _check_references(kb, kind_of_id)
+    yield from _check_aliases(kb)
+    for index, source in enumerate(kb.sources):
+        if sum(other.file == source.file for other in kb.sources) > 1:
+            yield Problem(f"sources[{index}].file", f"file {source.file!r} is used twice")
+
+
+def _check_references(kb: KnowledgeBase, kind_of_id: dict[str, str]) -> Iterator[Problem]:
+    def expect(path: str, ref: str | None, *kinds: str) -> Iterator[Problem]:
+        if ref is None:
+            return
+        found = kind_of_id.get(ref)
+        if found is None:
+            yield Problem(path, f"{ref!r} does not name any {' or '.join(kinds)}")
+        elif found not in kinds:
+            yield Problem(path, f"{ref!r} is a {found}, expected a {' or '.join(kinds)}")
+
+    for path, evidence in _all_evidence(kb):
+        yield from expect(f"{path}.source", evidence.source, "source")
+    for i, person in enumerate(kb.people):
+        yield from expect(f"people[{i}].country", person.country, "country")
+        for j, title in enumerate(person.titles):
+            at = f"people[{i}].titles[{j}]"
+            yield from expect(f"{at}.organisation", title.organisation, "organisation")
+            yield from expect(f"{at}.country", title.country, "country")
+    for i, country in enumerate(kb.countries):
+        for j, ref in enumerate(country.representatives):
+            yield from expect(f"countries[{i}].representatives[{j}]", ref, "person")
+    for i, org in enumerate(kb.organisations):
+        yield from expect(f"organisations[{i}].country", org.country, "country")
+        yield from expect(f"organisations[{i}].parent", org.parent, "organisation")
+        for j, ref in enumerate(org.people):
+            yield from expect(f"organisations[{i}].people[{j}]", ref, "person")
+    for i, figure in enumerate(kb.figures):
+        for j, reported in enumerate(figure.values):
+            at = f"figures[{i}].values[{j}]"
+            yield from expect(f"{at}.source", reported.source, "source")
+            for k, evidence in enumerate(reported.evidence):
+                if evidence.source != reported.source:
+                    yield Problem(
+                        f"{at}.evidence[{k}].source",
+                        f"evidence from {evidence.source!r} backs a value reported by "
+                        f"{reported.source!r}",
+                    )
+    for i, event in enumerate(kb.events):
+        for j, ref in enumerate(event.participants):
+            at = f"events[{i}].participants[{j}]"
+            yield from expect(at, ref, "person", "country", "organisation")
+    for i, statement in enumerate(kb.statements):
+        at = f"statements[{i}]"
+        yield from expect(f"{at}.speaker", statement.speaker, "person", "organisation")
+        yield from expect(f"{at}.event", statement.event, "event")
+
+
+def _check_aliases(kb: KnowledgeBase) -> Iterator[Problem]:
+    """A name or alias may point to one entity of a kind, unless it is marked as shared."""
+    for section in ("people", "countries", "organisations", "figures"):
+        owners: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+        for index, entity in enumerate(getattr(kb, section)):
+            primary = entity.label if section == "figures" else entity.name
+            keys: dict[str, bool] = {}
+            for form in (primary, *entity.aliases, *_acronym(entity)):
+                keys.setdefault(compact(fold(form)), False)
+            for form in entity.shared_aliases:
+                keys[compact(fold(form))] = True
+            for key, shared in keys.items():
+                if key:
+                    owners[key].append((index, shared))
+        for key, claims in owners.items():
+            unmarked = [index for index, shared in claims if not shared]
+            if len(claims) > 1 and len(unmarked) > 1:
+                where = ", ".join(f"{section}[{index}]" for index in unmarked)
+                yield Problem(
+                    f"{section}[{unmarked[1]}]",
+                    f"name or alias {key!r} is used by {where}; "
+                    "list it in shared_aliases if that is intended",
+                )
+
+
+def _acronym(entity: object) -> tuple[str, ...]:
+    acronym = getattr(entity, "acronym", None)
+    return (acronym,) if isinstance(acronym, str) else ()
+
+
+def _all_evidence(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
+    """Every Evidence in the KB with its JSON path, wherever it sits."""
+    for section in _SECTIONS[1:]:
+        for i, entity in enumerate(getattr(kb, section)):
+            yield from _walk(f"{section}[{i}]", entity)
+
+
+def _walk(path: str, node: object) -> Iterator[tuple[str, Evidence]]:
+    if isinstance(node, Evidence):
+        yield path, node
+        return
+    fields = getattr(type(node), "model_fields", None)
+    if fields is None:
+        return
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _walk(f"{path}.{name}[{index}]", item)
+        else:
+            yield from _walk(f"{path}.{name}", value)
+
+
+def verify_quotes(kb: KnowledgeBase, sources_dir: Path) -> Iterator[Problem]:
+    """Every evidence quote, and every statement's quote, is verbatim in its article."""
+    articles: dict[str, str | None] = {}
+    for index, source in enumerate(kb.sources):
+        try:
+            articles[source.id] = fold_quote((sources_dir / source.file).read_text("utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            articles[source.id] = None
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            yield Problem(f"sources[{index}].file", f"cannot read {source.file}: {reason}")
+    for path, evidence in _all_evidence(kb):
+        article = articles.get(evidence.source)
+        if article is not None and fold_quote(evidence.quote) not in article:
+            yield Problem(f"{path}.quote", f"not found verbatim in {evidence.source!r}")
+    for index, statement in enumerate(kb.statements):
+        quote = fold_quote(statement.quote)
+        cited = [articles.get(evidence.source) for evidence in statement.evidence]
+        if not any(article is not None and quote in article for article in cited):
+            if all(article is not None for article in cited):
+                yield Problem(
+                    f"statements[{index}].quote", "not found verbatim in any cited source"
+                )

@@ -1,0 +1,98 @@
+"""Read, parse and validate a KB file. The only place a KB file is trusted from disk.
+
+Everything past `load_kb` works with a validated `KnowledgeBase`. Every way a file can be bad
+becomes one `KBUnreadableError` (cannot read or parse) or `KBInvalidError` (parsed, but not a
+valid KB), each with a one-line message and, for the latter, one `Problem` per fault.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from hanoi_cli.checks import find_problems
+from hanoi_cli.errors import KBInvalidError, KBUnreadableError, Problem
+from hanoi_cli.models import KnowledgeBase
+
+MAX_KB_BYTES = 256 * 1024 * 1024
+"""A KB file larger than this is refused before it is read, so memory stays bounded."""
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
+def read_kb_bytes(path: Path) -> bytes:
+    """The file's bytes as UTF-8 JSON text (a UTF-8 BOM is dropped), or `KBUnreadableError`."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise KBUnreadableError(f"{path}: is a directory, not a KB file")
+        if size > MAX_KB_BYTES:
+            raise KBUnreadableError(
+                f"{path}: {size:,} bytes is larger than the {MAX_KB_BYTES:,}-byte limit"
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise KBUnreadableError(f"{path}: no such file") from None
+    except PermissionError:
+        raise KBUnreadableError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise KBUnreadableError(f"{path}: cannot read: {error.strerror or error}") from None
+    if raw.startswith(_UTF32_BOMS) or raw.startswith(_UTF16_BOMS):
+        raise KBUnreadableError(f"{path}: is UTF-16 or UTF-32 text; save it as UTF-8")
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise KBUnreadableError(
+            f"{path}: not UTF-8 text (invalid byte at offset {error.start})"
+        ) from None
+    if not raw.strip():
+        raise KBUnreadableError(f"{path}: is empty")
+    return raw
+
+
+def json_path(location: tuple[int | str, ...]) -> str:
+    """`('people', 3, 'titles', 0)` -> `people[3].titles[0]`."""
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def parse_kb(raw: bytes, origin: Path) -> KnowledgeBase:
+    """Validate JSON bytes against the models, then check references across the KB."""
+    try:
+        kb = KnowledgeBase.model_validate_json(raw)
+    except ValidationError as error:
+        details = error.errors(include_url=False, include_input=False)
+        if details and details[0]["type"] == "json_invalid":
+            reason = str(details[0]["msg"]).removeprefix("Invalid JSON: ")
+            raise KBUnreadableError(f"{origin}: not valid JSON: {reason}") from None
+        problems = tuple(
+            Problem(json_path(tuple(detail["loc"])), str(detail["msg"])) for detail in details
+        )
+        raise _invalid(origin, problems) from None
+    except RecursionError:
+        raise KBUnreadableError(f"{origin}: not valid JSON: nested too deeply") from None
+    problems = tuple(find_problems(kb))
+    if problems:
+        raise _invalid(origin, problems)
+    return kb
+
+
+def load_kb(path: Path) -> KnowledgeBase:
+    return parse_kb(read_kb_bytes(path), path)
+
+
+def _invalid(origin: Path, problems: tuple[Problem, ...]) -> KBInvalidError:
+    count = len(problems)
+    first = problems[0]
+    noun = "problem" if count == 1 else "problems"
+    return KBInvalidError(f"{origin}: not a valid KB ({count} {noun}; first: {first})", problems)
