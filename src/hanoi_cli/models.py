@@ -75,7 +75,7 @@ class Source(Model):
     language: str = "en"
     notes: list[Text] = Field(
         default_factory=list,
-        description="How the outlet, title or date were identified where the article is not explicit.",
+        description="How outlet, title or date were identified where the article is not explicit.",
     )
     omitted: list[Text] = Field(
         default_factory=list,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,9 +32,9 @@ def resolve_kb_path(data: str | None, environ: Mapping[str, str]) -> Path:
 def cache_dir(environ: Mapping[str, str]) -> Path | None:
     """`$XDG_CACHE_HOME/hanoi-cli`, else `~/.cache/hanoi-cli`; None when neither is known."""
     xdg = environ.get("XDG_CACHE_HOME", "")
-    if xdg and os.path.isabs(xdg):
+    if xdg and Path(xdg).is_absolute():
         return Path(xdg) / "hanoi-cli"
     home = environ.get("HOME", "")
-    if home and os.path.isabs(home):
+    if home and Path(home).is_absolute():
         return Path(home) / ".cache" / "hanoi-cli"
     return None

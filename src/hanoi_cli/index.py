@@ -1,0 +1,339 @@
+"""The index: a SQLite file of finished answer documents and pre-folded name keys.
+
+Built once per KB content from the validated models and kept in the cache directory, so a
+warm query opens one file, runs two or three indexed lookups and parses one document: no
+pydantic, no full JSON parse, whatever the KB's size.
+
+The cache is never required. It is keyed by the KB's path and checked against the file's size,
+mtime, ctime and inode (and its SHA-256 when the file changed within the last seconds of a
+build). It is written to a temporary file and renamed into place, so readers never see half a
+file and two builders cannot corrupt it. A cache that cannot be written, or cannot be read,
+falls back to an index in memory with one warning on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hanoi_cli import __version__
+from hanoi_cli.errors import KBUnreadableError
+from hanoi_cli.paths import cache_dir
+from hanoi_cli.text import compact, fold
+
+if TYPE_CHECKING:
+    from hanoi_cli.models import KnowledgeBase
+
+INDEX_FORMAT = "1"
+RACY_NS = 3_000_000_000
+"""A KB modified this close to the build may have changed again within the same mtime tick."""
+
+Warn = Callable[[str], None]
+Doc = dict[str, Any]
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entity(num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                    name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX entity_kind ON entity(kind, num);
+CREATE TABLE name(kind TEXT NOT NULL, key TEXT NOT NULL, folded TEXT NOT NULL,
+                  form TEXT NOT NULL, entity INTEGER NOT NULL);
+CREATE INDEX name_key ON name(kind, key);
+CREATE INDEX name_entity ON name(entity);
+CREATE TABLE token(kind TEXT NOT NULL, token TEXT NOT NULL, entity INTEGER NOT NULL,
+                   PRIMARY KEY(kind, token, entity)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
+                                     tokenize='trigram');
+CREATE VIRTUAL TABLE fulltext USING fts5(text, kind UNINDEXED, entity UNINDEXED,
+                                         field UNINDEXED,
+                                         tokenize='unicode61 remove_diacritics 2');
+"""
+
+_NAMED_KINDS = ("person", "country", "organisation", "figure")
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    kb_path: Path
+    cache_file: Path | None
+    exists: bool
+    fresh: bool
+    size_bytes: int
+    built: str | None
+
+
+class Store:
+    """Read access to a built index. The query layer's only view of the KB."""
+
+    def __init__(self, connection: sqlite3.Connection, kb_path: Path) -> None:
+        self.connection = connection
+        self.kb_path = kb_path
+
+    def rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, tuple(parameters)).fetchall()
+
+    def documents(self, nums: Iterable[int]) -> dict[int, Doc]:
+        wanted = list(dict.fromkeys(nums))
+        found: dict[int, Doc] = {}
+        # SQLite caps the number of bound parameters; 500 per batch stays far below it.
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for num, doc in self.rows(f"SELECT num, doc FROM entity WHERE num IN ({marks})", batch):
+                found[num] = json.loads(doc)
+        return found
+
+    def document(self, entity_id: str) -> Doc | None:
+        row = self.rows("SELECT doc FROM entity WHERE id = ?", [entity_id])
+        return json.loads(row[0][0]) if row else None
+
+    def all_documents(self, kind: str) -> Iterator[Doc]:
+        cursor = self.connection.execute(
+            "SELECT doc FROM entity WHERE kind = ? ORDER BY num", (kind,)
+        )
+        for (doc,) in cursor:
+            yield json.loads(doc)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _stat_key(stat: os.stat_result) -> dict[str, str]:
+    return {
+        "kb_size": str(stat.st_size),
+        "kb_mtime_ns": str(stat.st_mtime_ns),
+        "kb_ctime_ns": str(stat.st_ctime_ns),
+        "kb_inode": str(stat.st_ino),
+    }
+
+
+def cache_file_for(kb_path: Path, environ: Mapping[str, str]) -> Path | None:
+    directory = cache_dir(environ)
+    if directory is None:
+        return None
+    absolute = kb_path.absolute()
+    digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:24]
+    return directory / f"index-{digest}.sqlite"
+
+
+def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
+    """A store for the KB at `kb_path`: from the cache when it is fresh, else built now."""
+    stat = _stat_kb(kb_path)
+    cache_file = cache_file_for(kb_path, environ)
+    if cache_file is not None:
+        connection = _open_cached(cache_file, kb_path, stat)
+        if connection is not None:
+            return Store(connection, kb_path)
+    return Store(_build(kb_path, cache_file, warn), kb_path)
+
+
+def _stat_kb(kb_path: Path) -> os.stat_result:
+    try:
+        stat = kb_path.stat()
+    except OSError:
+        stat = None
+    if stat is None or not kb_path.is_file():
+        # Let the loader word the error: missing, a directory, permission denied.
+        from hanoi_cli.loading import read_kb_bytes
+
+        read_kb_bytes(kb_path)
+        raise KBUnreadableError(f"{kb_path}: not a regular file")
+    return stat
+
+
+def _read_meta(connection: sqlite3.Connection) -> dict[str, str]:
+    return dict(connection.execute("SELECT key, value FROM meta").fetchall())
+
+
+def _open_cached(
+    cache_file: Path, kb_path: Path, stat: os.stat_result
+) -> sqlite3.Connection | None:
+    """The cached index if it is for this KB content and this version, else None."""
+    if not cache_file.is_file():
+        return None
+    connection = None
+    try:
+        connection = sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
+        meta = _read_meta(connection)
+        fresh = (
+            meta.get("format") == INDEX_FORMAT
+            and meta.get("version") == __version__
+            and all(meta.get(key) == value for key, value in _stat_key(stat).items())
+        )
+        # A KB changed close to the build may have changed again within one mtime tick:
+        # only its content hash can prove the cache is for these bytes.
+        if fresh and stat.st_mtime_ns + RACY_NS > int(meta.get("built_ns", "0")):
+            fresh = meta.get("kb_sha256") == _sha256_of(kb_path)
+    except (sqlite3.Error, OSError, ValueError):
+        # A corrupt, truncated or foreign file: rebuild as if there were none.
+        fresh = False
+    if not fresh and connection is not None:
+        connection.close()
+    return connection if fresh else None
+
+
+def _sha256_of(kb_path: Path) -> str:
+    try:
+        with kb_path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return ""
+
+
+def _build(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
+    from hanoi_cli.loading import parse_kb, read_kb_bytes
+
+    built_ns = time.time_ns()
+    stat = kb_path.stat()
+    raw = read_kb_bytes(kb_path)
+    kb = parse_kb(raw, kb_path)
+    meta = {
+        "format": INDEX_FORMAT,
+        "version": __version__,
+        "kb_path": str(kb_path.absolute()),
+        "kb_sha256": hashlib.sha256(raw).hexdigest(),
+        "built_ns": str(built_ns),
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(built_ns / 1e9)),
+        **_stat_key(stat),
+    }
+    del raw
+    if cache_file is not None:
+        try:
+            return _build_file(kb, meta, cache_file)
+        except (OSError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            warn(f"cache not written ({cache_file.parent}: {reason}); using an in-memory index")
+    connection = sqlite3.connect(":memory:")
+    _fill(connection, kb, meta)
+    return connection
+
+
+def _build_file(kb: KnowledgeBase, meta: dict[str, str], cache_file: Path) -> sqlite3.Connection:
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=cache_file.name + ".", suffix=".tmp", dir=cache_file.parent
+    )
+    os.close(handle)
+    try:
+        connection = sqlite3.connect(temporary)
+        try:
+            connection.execute("PRAGMA journal_mode = OFF")
+            connection.execute("PRAGMA synchronous = OFF")
+            _fill(connection, kb, meta)
+        finally:
+            connection.close()
+        # Atomic: a reader sees the old index or the new one, never a partial file.
+        Path(temporary).replace(cache_file)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]) -> None:
+    from hanoi_cli.views import ViewBuilder
+
+    connection.executescript(_SCHEMA)
+    builder = ViewBuilder(kb)
+    entities: list[tuple[int, str, str, str, str]] = []
+    names: list[tuple[str, str, str, str, int]] = []
+    tokens: set[tuple[str, str, int]] = set()
+    grams: list[tuple[str, str, int]] = []
+    fulltext: list[tuple[str, str, int, str]] = []
+    for num, (kind, entity_id, doc) in enumerate(builder.all_documents(), start=1):
+        name = str(doc["name"])
+        entities.append((num, entity_id, kind, name, json.dumps(doc, ensure_ascii=False)))
+        for form, text in _name_forms(kind, doc):
+            folded = fold(text)
+            if not folded:
+                continue
+            names.append((kind, compact(folded), folded, form, num))
+            tokens.update((kind, token, num) for token in folded.split())
+            if form != "title":
+                grams.append((folded, kind, num))
+        fulltext.extend((text, kind, num, field) for field, text in _searchable(kind, doc))
+    connection.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?)", entities)
+    connection.executemany("INSERT INTO name VALUES (?, ?, ?, ?, ?)", names)
+    connection.executemany("INSERT INTO token VALUES (?, ?, ?)", sorted(tokens))
+    connection.executemany("INSERT INTO gram VALUES (?, ?, ?)", grams)
+    connection.executemany("INSERT INTO fulltext VALUES (?, ?, ?, ?)", fulltext)
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    connection.commit()
+
+
+def _name_forms(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
+    """The ways a user may name an entity: its name, aliases, acronym and (people) titles."""
+    if kind not in _NAMED_KINDS:
+        return
+    yield "name", doc["name"]
+    for alias in doc["aliases"]:
+        yield "alias", alias
+    if doc.get("acronym"):
+        yield "acronym", doc["acronym"]
+    if kind == "person":
+        for title in doc["titles"]:
+            yield "title", title["title"]
+
+
+def _searchable(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
+    """(field, text) pairs that `hanoi search` looks through."""
+    yield "name", doc["name"]
+    for alias in doc.get("aliases", []):
+        yield "alias", alias
+    for title in doc.get("titles", []):
+        yield "title", title["title"]
+    if kind == "statement":
+        yield "quote", doc["quote"]
+        if doc.get("summary"):
+            yield "summary", doc["summary"]
+    if kind == "figure":
+        yield "headline_reason", doc["headline_reason"]
+        for value in doc["values"]:
+            yield "qualifier", value["qualifier"]
+    if kind == "source":
+        yield "outlet", doc["outlet"]
+    quotes = {item["quote"] for item in doc.get("evidence", [])}
+    if kind == "statement":
+        quotes.discard(doc["quote"])
+    for quote in sorted(quotes):
+        yield "evidence", quote
+
+
+def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
+    cache_file = cache_file_for(kb_path, environ)
+    if cache_file is None or not cache_file.is_file():
+        return CacheInfo(kb_path, cache_file, False, False, 0, None)
+    size = cache_file.stat().st_size
+    try:
+        stat = kb_path.stat()
+    except OSError:
+        stat = None
+    connection = _open_cached(cache_file, kb_path, stat) if stat is not None else None
+    built = None
+    if connection is not None:
+        built = _read_meta(connection).get("built")
+        connection.close()
+    return CacheInfo(kb_path, cache_file, True, connection is not None, size, built)
+
+
+def clear_cache(environ: Mapping[str, str]) -> tuple[Path | None, int]:
+    """Removes every index file this tool wrote; returns the directory and the count."""
+    directory = cache_dir(environ)
+    if directory is None or not directory.is_dir():
+        return directory, 0
+    removed = 0
+    for path in directory.glob("index-*.sqlite*"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+    return directory, removed
