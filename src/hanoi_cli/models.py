@@ -263,3 +263,13 @@ class KnowledgeBase(Model):
     figures: list[Figure] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
     statements: list[Statement] = Field(default_factory=list)
+
+
+def json_schema_text() -> str:
+    """The JSON Schema of a KB file, as shipped in `data/facts.schema.json`."""
+    import json
+
+    schema = KnowledgeBase.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hanoi-cli knowledge base"
+    return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
