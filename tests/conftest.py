@@ -53,7 +53,7 @@ def real_store(tmp_path: Path) -> Iterator[Store]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
     """The CLI in-process, stdout and stderr apart, colour off, width pinned."""
-    return CliRunner().invoke(app, list(args), env={**TEST_ENV, **(env or {})})
+    return CliRunner().invoke(app, list(args), env={**TEST_ENV, **(env or {})}, prog_name="hanoi")
 
 
 def run_mini(*args: str) -> Result:

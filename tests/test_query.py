@@ -40,7 +40,7 @@ def test_compact_makes_spacing_irrelevant() -> None:
 
 def test_fold_quote_folds_only_whitespace_and_typographic_quotes() -> None:
     assert fold_quote("“a  historic\nstep”") == '"a historic step"'
-    assert fold_quote("25–26") != fold_quote("25-26")
+    assert fold_quote("25\u201326") != fold_quote("25-26")
 
 
 def _ids(store: Store, kind: str, text: str) -> list[tuple[str, str]]:

@@ -416,7 +416,7 @@ def list_(
 def sources(
     ctx: typer.Context,
     source_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="A source id or seed file name.")
+        str | None, typer.Argument(metavar="ID", help="A source id or seed file name.")
     ] = None,
     as_json: JsonFlag = False,
     output: FormatOption = None,

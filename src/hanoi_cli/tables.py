@@ -46,10 +46,18 @@ def make_console(file: Any, *, width: int | None = None, color: bool | None = No
     )
 
 
+# Long prose columns share the spare width; short ones (ids, dates, numbers) keep theirs.
+_PROSE_COLUMNS = frozenset({"quote", "Quote", "title", "Title", "titles", "snippet", "label"})
+
+
 def _table(*headers: str) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    prose = [header for header in headers if header in _PROSE_COLUMNS]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=bool(prose))
     for header in headers:
-        table.add_column(header, overflow="fold")
+        if header in _PROSE_COLUMNS:
+            table.add_column(header, overflow="fold", ratio=1, min_width=24)
+        else:
+            table.add_column(header, overflow="fold", max_width=24)
     return table
 
 
@@ -105,6 +113,7 @@ def _statements(statements: Sequence[Doc], with_speaker: bool) -> list[Renderabl
         if statement["event"]:
             details.append(str(statement["event"]["name"]))
         details.append("source: " + _sources_line(statement["evidence"]))
+        details.append("id: " + str(statement["id"]))
         meta.append(text(" · ".join(details), _DIM))
         parts.append(Padding(Group(quote, meta), (0, 0, 0, 2), expand=False))
     return parts
@@ -338,6 +347,11 @@ def _details(doc: Doc) -> str:
 
 
 def print_rows(console: Console, kind: str, docs: Sequence[Doc], title: str) -> None:
+    if kind == "statement":
+        # Quotes are prose: a list reads better than a table squeezed into columns.
+        statements = _statements(docs, with_speaker=True)
+        console.print(Group(Text(f"{title} ({len(docs)})", style=_HEADING), *statements[1:]))
+        return
     columns = COLUMNS[kind]
     table = _table(*columns)
     for doc in docs:
