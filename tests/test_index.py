@@ -1,0 +1,184 @@
+"""The index cache: never stale, never required, safe to share between processes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from hanoi_cli import index
+from hanoi_cli.errors import KBUnreadableError
+from hanoi_cli.index import cache_file_for, cache_info, clear_cache, open_store
+from hanoi_cli.query import find
+from tests.kbfactory import KBDict, write_kb
+
+
+def _env(cache_home: Path) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(cache_home)}
+
+
+def _name(kb_path: Path, cache_home: Path, warnings: list[str] | None = None) -> str:
+    store = open_store(kb_path, _env(cache_home), (warnings if warnings is not None else []).append)
+    try:
+        return find(store, "person", "Guterres")[0].name
+    finally:
+        store.close()
+
+
+def _rename(name: str) -> object:
+    def change(kb: KBDict) -> None:
+        kb["people"][1]["name"] = name
+
+    return change
+
+
+def test_second_open_uses_the_cache_without_validating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_path = write_kb(tmp_path)
+    assert _name(kb_path, tmp_path / "cache") == "António Guterres"
+    # Make the file look old, so the stat check alone proves freshness.
+    old = time.time_ns() - 60_000_000_000
+    os.utime(kb_path, ns=(old, old))
+    _name(kb_path, tmp_path / "cache")
+
+    def fail(*_: object) -> None:
+        raise AssertionError("the KB was parsed again")
+
+    monkeypatch.setattr("hanoi_cli.loading.parse_kb", fail)
+    assert _name(kb_path, tmp_path / "cache") == "António Guterres"
+
+
+def test_changed_kb_is_never_answered_from_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path, _rename("Antonio First"))  # type: ignore[arg-type]
+    assert _name(kb_path, cache) == "Antonio First"
+    # Same size, same mtime: only the content hash can tell.
+    stat = kb_path.stat()
+    write_kb(tmp_path, _rename("Antonio Other"))  # type: ignore[arg-type]
+    os.utime(kb_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert kb_path.stat().st_size == stat.st_size
+    assert _name(kb_path, cache) == "Antonio Other"
+
+
+def test_replaced_kb_file_is_detected(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path, _rename("Antonio One"))  # type: ignore[arg-type]
+    assert _name(kb_path, cache) == "Antonio One"
+    replacement = write_kb(tmp_path, _rename("Antonio Two"), "new.json")  # type: ignore[arg-type]
+    replacement.replace(kb_path)
+    assert _name(kb_path, cache) == "Antonio Two"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"not sqlite at all", b"SQLite format 3\x00" + b"\x00" * 50],
+    ids=["empty", "text", "truncated-header"],
+)
+def test_corrupt_cache_is_rebuilt_silently(tmp_path: Path, garbage: bytes) -> None:
+    kb_path = write_kb(tmp_path)
+    cache_file = cache_file_for(kb_path, _env(tmp_path / "cache"))
+    assert cache_file is not None
+    cache_file.parent.mkdir(parents=True)
+    cache_file.write_bytes(garbage)
+    warnings: list[str] = []
+    assert _name(kb_path, tmp_path / "cache", warnings) == "António Guterres"
+    assert warnings == []
+    assert sqlite3.connect(cache_file).execute("SELECT count(*) FROM entity").fetchone()[0] > 0
+
+
+def test_foreign_sqlite_file_is_replaced(tmp_path: Path) -> None:
+    kb_path = write_kb(tmp_path)
+    cache_file = cache_file_for(kb_path, _env(tmp_path / "cache"))
+    assert cache_file is not None
+    cache_file.parent.mkdir(parents=True)
+    sqlite3.connect(cache_file).execute("CREATE TABLE other(x)").connection.commit()
+    assert _name(kb_path, tmp_path / "cache") == "António Guterres"
+
+
+def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path: Path) -> None:
+    kb_path = write_kb(tmp_path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be", encoding="utf-8")
+    warnings: list[str] = []
+    assert _name(kb_path, blocker, warnings) == "António Guterres"
+    assert len(warnings) == 1
+    assert warnings[0].startswith("cache not written")
+    assert blocker.read_text(encoding="utf-8").startswith("a file where")
+
+
+def test_disk_full_while_writing_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_path = write_kb(tmp_path)
+
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index, "_fill", _fill_then(disk_full))
+    warnings: list[str] = []
+    store = open_store(kb_path, _env(tmp_path / "cache"), warnings.append)
+    store.close()
+    assert warnings and "No space left on device" in warnings[0]
+    assert list((tmp_path / "cache" / "hanoi-cli").iterdir()) == []
+
+
+def _fill_then(failure: object) -> object:
+    original = index._fill
+
+    def fill(connection: sqlite3.Connection, kb: object, meta: dict[str, str]) -> None:
+        if connection.execute("PRAGMA database_list").fetchone()[2]:  # a file, not :memory:
+            failure()  # type: ignore[operator]
+        original(connection, kb, meta)  # type: ignore[arg-type]
+
+    return fill
+
+
+def test_no_home_and_no_xdg_means_no_cache(tmp_path: Path) -> None:
+    kb_path = write_kb(tmp_path)
+    warnings: list[str] = []
+    store = open_store(kb_path, {}, warnings.append)
+    assert find(store, "person", "Guterres")[0].id == "antonio-guterres"
+    assert warnings == []
+    assert cache_file_for(kb_path, {}) is None
+
+
+def _build_in_process(arguments: tuple[str, str]) -> str:
+    kb_path, cache_home = arguments
+    return _name(Path(kb_path), Path(cache_home))
+
+
+def test_concurrent_builders_agree_and_leave_one_valid_cache(tmp_path: Path) -> None:
+    kb_path = write_kb(tmp_path)
+    cache = tmp_path / "cache"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        names = pool.map(_build_in_process, [(str(kb_path), str(cache))] * 8)
+    assert set(names) == {"António Guterres"}
+    files = sorted(path.name for path in (cache / "hanoi-cli").iterdir())
+    assert len(files) == 1 and files[0].endswith(".sqlite")
+    assert cache_info(kb_path, _env(cache)).fresh
+
+
+def test_missing_kb_is_reported_by_the_loader(tmp_path: Path) -> None:
+    with pytest.raises(KBUnreadableError, match="no such file"):
+        open_store(tmp_path / "absent.json", _env(tmp_path), [].append)
+    with pytest.raises(KBUnreadableError, match="is a directory"):
+        open_store(tmp_path, _env(tmp_path), [].append)
+
+
+def test_cache_info_and_clear(tmp_path: Path) -> None:
+    kb_path = write_kb(tmp_path)
+    env = _env(tmp_path / "cache")
+    assert cache_info(kb_path, env).exists is False
+    _name(kb_path, tmp_path / "cache")
+    info = cache_info(kb_path, env)
+    assert info.exists and info.fresh and info.size_bytes > 0 and info.built
+    kb_path.write_text(json.dumps(json.loads(kb_path.read_text("utf-8"))), encoding="utf-8")
+    assert cache_info(kb_path, env).fresh is False
+    assert clear_cache(env) == (tmp_path / "cache" / "hanoi-cli", 1)
+    assert cache_info(kb_path, env).exists is False
