@@ -7,7 +7,7 @@ import re
 import pytest
 
 from hanoi_cli.errors import ExitCode
-from scripts.update_readme import README, examples, run_example
+from scripts.update_readme import README, examples, kb_entry, kb_excerpts, run_example
 from tests.conftest import run_cli
 
 TEXT = README.read_text(encoding="utf-8")
@@ -30,6 +30,11 @@ def test_ci_runs_the_readme_test_command() -> None:
 @pytest.mark.parametrize(("command", "shown"), examples(TEXT), ids=lambda value: value[:40])
 def test_readme_example_output_is_real(command: str, shown: str) -> None:
     assert run_example(command) == shown, "run: python scripts/update_readme.py"
+
+
+@pytest.mark.parametrize(("section", "entity_id", "shown"), kb_excerpts(TEXT))
+def test_readme_kb_excerpts_are_the_real_entries(section: str, entity_id: str, shown: str) -> None:
+    assert shown == kb_entry(section, entity_id), "run: python scripts/update_readme.py"
 
 
 def _documented_fields() -> dict[str, set[str]]:

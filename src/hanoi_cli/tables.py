@@ -30,12 +30,19 @@ def text(value: Any, style: str = "") -> Text:
     return Text(sanitize(cell_text(value)), style=style)
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit with status 1; the CLI's error boundary makes a closed pipe 141.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(file: Any, *, width: int | None = None, color: bool | None = None) -> Console:
     """A console that never interprets markup, emoji codes or 'highlights' numbers.
 
     Colour follows Rich's rules (off when not a TTY, or when NO_COLOR is set) unless forced.
     """
-    return Console(
+    return _Console(
         file=file,
         width=width,
         no_color=None if color is None else not color,
@@ -47,7 +54,9 @@ def make_console(file: Any, *, width: int | None = None, color: bool | None = No
 
 
 # Long prose columns share the spare width; short ones (ids, dates, numbers) keep theirs.
-_PROSE_COLUMNS = frozenset({"quote", "Quote", "title", "Title", "titles", "snippet", "label"})
+_PROSE_COLUMNS = frozenset(
+    {"quote", "Quote", "title", "Title", "titles", "snippet", "label", "Event", "Qualifier", "Note"}
+)
 
 
 def _table(*headers: str) -> Table:
