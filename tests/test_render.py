@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from hanoi_cli.render import cell_text, csv_guard, json_text, sanitize, write_csv, write_markdown
+from hanoi_cli.render import (
+    cell_text,
+    csv_guard,
+    flat_row,
+    json_text,
+    sanitize,
+    write_csv,
+    write_markdown,
+)
 from hanoi_cli.tables import make_console, print_rows
 
 
@@ -97,3 +105,22 @@ def test_colour_output_contains_only_rich_styling() -> None:
     assert "\x1b]" not in output  # no OSC at all, so no hyperlink or clipboard write
     assert "\x07" not in output
     assert "\x1b[2J" not in output
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("2025-10-25", None, "2025-10-25"),
+        ("2025-10-25", "2025-10-26", "2025-10-25/26"),
+        ("2025-10-30", "2025-11-02", "2025-10-30/11-02"),
+        ("2024-12-30", "2025-01-02", "2024-12-30/2025-01-02"),
+        ("2019", "2024", "2019/2024"),
+        ("2025-10", "2025-11", "2025-10/11"),
+    ],
+)
+def test_event_date_ranges_are_short_iso_intervals(start: str, end: str | None, shown: str) -> None:
+    def date(value: str | None) -> dict[str, str] | None:
+        return None if value is None else {"value": value, "precision": "day"}
+
+    doc = {"id": "e", "date": date(start), "end_date": date(end), "title": "t", "place": None}
+    assert flat_row("event", doc)["date"] == shown
