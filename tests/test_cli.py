@@ -83,7 +83,7 @@ def test_not_found_is_exit_1_with_suggestion_on_stderr() -> None:
     assert result.exit_code == ExitCode.NOT_FOUND
     assert result.stdout == ""
     assert result.stderr == (
-        "hanoi: error: no person matches 'Gutierez'\nhanoi: did you mean: António Guterres?\n"
+        "hanoi: error: no person matches 'Gutierez'; did you mean: António Guterres?\n"
     )
 
 
@@ -326,3 +326,15 @@ def test_top_level_help_documents_exit_codes() -> None:
     assert "Exit codes: 0 ok; 1 nothing found; 2 usage error" in " ".join(result.stdout.split())
     for command in ("who", "country", "org", "stats", "quotes", "timeline", "search", "list"):
         assert command in result.stdout
+
+
+def test_not_found_points_to_the_command_that_knows_the_name() -> None:
+    result = run_mini("who", "Viet Nam")
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert (
+        result.stderr == "hanoi: error: no person matches 'Viet Nam'; try: hanoi country Vietnam\n"
+    )
+    result = run_mini("org", "guterres")
+    assert result.stderr == (
+        "hanoi: error: no organisation matches 'guterres'; try: hanoi who 'António Guterres'\n"
+    )

@@ -122,7 +122,12 @@ def test_regional_breakdown_is_flagged_as_not_adding_up(real_store: Store) -> No
 
 @pytest.mark.parametrize(
     ("typed", "value"),
-    [("delegates", 2500), ("press agencies", 189), ("reporters", 400), ("national delegations", 110)],
+    [
+        ("delegates", 2500),
+        ("press agencies", 189),
+        ("reporters", 400),
+        ("national delegations", 110),
+    ],
 )
 def test_event_figures(real_store: Store, typed: str, value: int) -> None:
     assert _figure(real_store, typed)["headline"] == value

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from hanoi_cli import __version__
 from hanoi_cli.errors import ExitCode, HanoiError, NotFoundError
+from hanoi_cli.lazycommands import LazyGroup, LazyTyper
 from hanoi_cli.paths import resolve_kb_path
-from hanoi_cli.render import write_json
+from hanoi_cli.render import sanitize, write_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -34,8 +35,28 @@ EXIT_CODES_HELP = (
 )
 
 
+MAX_MESSAGE_CHARS = 400
+"""A message quoting a 10 MB argument is cut short: one line is one line."""
+
+
+def _flat(text: str) -> str:
+    """Text quoting what the user typed or the KB holds: one line, nothing a terminal obeys."""
+    return sanitize(" ".join(text.split()))
+
+
+def _one_line(message: str) -> str:
+    line = _flat(message)
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
 def _error(message: str) -> None:
-    sys.stderr.write(f"hanoi: error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"hanoi: error: {_one_line(message)}\n")
+
+
+def _usage_message(error: ClickException) -> str:
+    context = getattr(error, "ctx", None)
+    hint = f" (see '{context.command_path} --help')" if context is not None else ""
+    return error.format_message() + hint
 
 
 def _quiet_closed_stdout() -> None:
@@ -48,16 +69,52 @@ def _quiet_closed_stdout() -> None:
         pass
 
 
-class HanoiGroup(TyperGroup):
-    """Typer group whose `invoke` is the one place errors become messages and exit codes."""
+class HanoiGroup(LazyGroup):
+    """Typer group whose `main` and `invoke` are the one place errors become messages and codes."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's usage errors as one `hanoi: error:` line, like every other error."""
+        try:
+            result = super().main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+        except ClickException as error:
+            if not standalone_mode:
+                raise
+            if isinstance(error, NoArgsIsHelpError):
+                error.show()  # `hanoi` alone: the help, not an error line
+            else:
+                _error(_usage_message(error))
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            sys.stderr.write("hanoi: interrupted\n")
+            sys.exit(int(ExitCode.INTERRUPTED))
+        if not standalone_mode:
+            return result
+        # Without standalone mode Click returns the code of a `typer.Exit`, else the result.
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except HanoiError as error:
-            _error(error.message)
-            if isinstance(error, NotFoundError) and error.suggestions:
-                sys.stderr.write(f"hanoi: did you mean: {'; '.join(error.suggestions)}?\n")
+            message = error.message
+            if isinstance(error, NotFoundError):
+                if error.elsewhere:
+                    message += f"; try: {'; '.join(error.elsewhere)}"
+                if error.suggestions:
+                    message += f"; did you mean: {'; '.join(error.suggestions)}?"
+            _error(message)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
             sys.stderr.write("hanoi: interrupted\n")
@@ -67,7 +124,7 @@ class HanoiGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
 
 
-app = typer.Typer(
+app = LazyTyper(
     cls=HanoiGroup,
     help="Sourced facts about the UN Convention against Cybercrime (the Hanoi Convention).\n\n"
     + EXIT_CODES_HELP,
@@ -76,7 +133,7 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode=None,
 )
-cache_app = typer.Typer(help="See or remove the index cache.", no_args_is_help=True)
+cache_app = LazyTyper(help="See or remove the index cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
@@ -137,7 +194,7 @@ def main(
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"hanoi: warning: {' '.join(message.split())}\n")
+    sys.stderr.write(f"hanoi: warning: {_one_line(message)}\n")
 
 
 def _store(ctx: typer.Context) -> Store:
@@ -469,8 +526,8 @@ def validate(
     )
     report = validate_file(kb_path, sources_dir)
     for problem in report.problems:
-        sys.stdout.write(f"{problem}\n")
-    sys.stdout.write(report.summary() + "\n")
+        sys.stdout.write(_flat(str(problem)) + "\n")
+    sys.stdout.write(_flat(report.summary()) + "\n")
     if report.problems:
         raise typer.Exit(int(ExitCode.KB_INVALID))
 
@@ -498,7 +555,7 @@ def cache_info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         write_json(sys.stdout, document)
         return
     for key, value in document.items():
-        sys.stdout.write(f"{key}: {'' if value is None else value}\n")
+        sys.stdout.write(f"{key}: {sanitize('' if value is None else str(value))}\n")
 
 
 @cache_app.command("clear")
@@ -510,17 +567,32 @@ def cache_clear() -> None:
     from hanoi_cli.index import clear_cache
 
     directory, removed = clear_cache(os.environ)
-    sys.stdout.write(f"removed {removed} index file(s) from {directory}\n")
+    sys.stdout.write(sanitize(f"removed {removed} index file(s) from {directory}") + "\n")
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The console script: `app` plus the failures that happen outside any command."""
+    if sys.stdout is None:
+        # Started with stdout closed (`hanoi ... >&-`): nothing could be printed.
+        _error("cannot write output: stdout is closed")
+        sys.exit(int(ExitCode.BROKEN_PIPE))
     try:
-        app(args=argv, prog_name="hanoi")
+        try:
+            app(args=argv, prog_name="hanoi")
+        finally:
+            # Inside the boundary: a pipe closed before the last write is exit 141, not a
+            # traceback from the interpreter's final flush.
+            sys.stdout.flush()
     except KeyboardInterrupt:
         sys.stderr.write("hanoi: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         _quiet_closed_stdout()
+        sys.exit(int(ExitCode.BROKEN_PIPE))
+    except OSError as error:
+        # Output to a full disk or a broken device (`> /dev/full`); the core turns its own
+        # file errors into HanoiError, so what is left here is stdout.
+        _quiet_closed_stdout()
+        _error(f"cannot write output: {error.strerror or error}")
         sys.exit(int(ExitCode.BROKEN_PIPE))
     sys.exit(0)

@@ -46,9 +46,14 @@ class UsageError(HanoiError):
 class NotFoundError(HanoiError):
     exit_code = ExitCode.NOT_FOUND
 
-    def __init__(self, message: str, suggestions: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, suggestions: tuple[str, ...] = (), elsewhere: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.suggestions = suggestions
+        """Close names of the kind that was asked for."""
+        self.elsewhere = elsewhere
+        """Commands that would find the query as another kind: `hanoi country Vietnam`."""
 
 
 class KBUnreadableError(HanoiError):

@@ -14,6 +14,7 @@ falls back to an index in memory with one warning on stderr.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -38,7 +39,9 @@ RACY_NS = 3_000_000_000
 """A KB modified this close to the build may have changed again within the same mtime tick."""
 
 Warn = Callable[[str], None]
+Rebuild = Callable[[Exception], sqlite3.Connection]
 Doc = dict[str, Any]
+Row = tuple[Any, ...]
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,34 +77,70 @@ class CacheInfo:
 class Store:
     """Read access to a built index. The query layer's only view of the KB."""
 
-    def __init__(self, connection: sqlite3.Connection, kb_path: Path) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, kb_path: Path, rebuild: Rebuild | None = None
+    ) -> None:
         self.connection = connection
         self.kb_path = kb_path
+        # For an index read from the cache: SQLite finds a damaged page only when a query
+        # reads it, so the first such failure swaps in a fresh index and runs the query again.
+        self._rebuild = rebuild
 
-    def rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.connection.execute(sql, tuple(parameters)).fetchall()
+    def rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[Row]:
+        return self._fetch(sql, tuple(parameters), decode=False)
+
+    def _fetch(self, sql: str, parameters: Row, decode: bool) -> list[Row]:
+        """Rows; with `decode`, the last column parsed from JSON."""
+        try:
+            return self._execute(sql, parameters, decode)
+        except (sqlite3.DatabaseError, ValueError) as error:
+            self._recover(error)
+            return self._execute(sql, parameters, decode)
+
+    def _execute(self, sql: str, parameters: Row, decode: bool) -> list[Row]:
+        rows = self.connection.execute(sql, parameters).fetchall()
+        if decode:
+            return [(*row[:-1], json.loads(row[-1])) for row in rows]
+        return rows
+
+    def _recover(self, error: Exception) -> None:
+        if self._rebuild is None:
+            raise error
+        rebuild, self._rebuild = self._rebuild, None
+        self.connection.close()
+        self.connection = rebuild(error)
 
     def documents(self, nums: Iterable[int]) -> dict[int, Doc]:
         wanted = list(dict.fromkeys(nums))
         found: dict[int, Doc] = {}
         # SQLite caps the number of bound parameters; 500 per batch stays far below it.
         for start in range(0, len(wanted), 500):
-            batch = wanted[start : start + 500]
+            batch = tuple(wanted[start : start + 500])
             marks = ",".join("?" * len(batch))
-            for num, doc in self.rows(f"SELECT num, doc FROM entity WHERE num IN ({marks})", batch):
-                found[num] = json.loads(doc)
+            sql = f"SELECT num, doc FROM entity WHERE num IN ({marks})"
+            for num, doc in self._fetch(sql, batch, decode=True):
+                found[num] = doc
         return found
 
     def document(self, entity_id: str) -> Doc | None:
-        row = self.rows("SELECT doc FROM entity WHERE id = ?", [entity_id])
-        return json.loads(row[0][0]) if row else None
+        row = self._fetch("SELECT doc FROM entity WHERE id = ?", (entity_id,), decode=True)
+        return row[0][0] if row else None
 
     def all_documents(self, kind: str) -> Iterator[Doc]:
-        cursor = self.connection.execute(
-            "SELECT doc FROM entity WHERE kind = ? ORDER BY num", (kind,)
-        )
-        for (doc,) in cursor:
-            yield json.loads(doc)
+        done = 0
+        while True:
+            try:
+                cursor = self.connection.execute(
+                    "SELECT doc FROM entity WHERE kind = ? ORDER BY num LIMIT -1 OFFSET ?",
+                    (kind, done),
+                )
+                for (doc,) in cursor:
+                    yield json.loads(doc)
+                    done += 1
+                return
+            except (sqlite3.DatabaseError, ValueError) as error:
+                # Resume after the documents already given, from the rebuilt index.
+                self._recover(error)
 
     def close(self) -> None:
         self.connection.close()
@@ -132,8 +171,18 @@ def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
     if cache_file is not None:
         connection = _open_cached(cache_file, kb_path, stat)
         if connection is not None:
-            return Store(connection, kb_path)
+            return Store(connection, kb_path, _rebuilder(kb_path, cache_file, warn))
     return Store(_build(kb_path, cache_file, warn), kb_path)
+
+
+def _rebuilder(kb_path: Path, cache_file: Path, warn: Warn) -> Rebuild:
+    def rebuild(error: Exception) -> sqlite3.Connection:
+        warn(f"index cache {cache_file} is damaged ({error}); rebuilding it")
+        with contextlib.suppress(OSError):
+            cache_file.unlink()
+        return _build(kb_path, cache_file, warn)
+
+    return rebuild
 
 
 def _stat_kb(kb_path: Path) -> os.stat_result:
@@ -190,6 +239,24 @@ def _sha256_of(kb_path: Path) -> str:
 
 
 def _build(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
+    # Validating a KB makes millions of small objects and no garbage cycles; with the cyclic
+    # collector running, validating a 100,000-person KB took 6.6 s instead of 1.2 s.
+    with _collector_paused():
+        return _build_now(kb_path, cache_file, warn)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
     from hanoi_cli.loading import parse_kb, read_kb_bytes
 
     built_ns = time.time_ns()
@@ -199,7 +266,8 @@ def _build(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connec
     meta = {
         "format": INDEX_FORMAT,
         "version": __version__,
-        "kb_path": str(kb_path.absolute()),
+        # A path that is not UTF-8 cannot be stored as SQLite text: keep its bytes readable.
+        "kb_path": os.fsencode(kb_path.absolute()).decode("utf-8", "backslashreplace"),
         "kb_sha256": hashlib.sha256(raw).hexdigest(),
         "built_ns": str(built_ns),
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(built_ns / 1e9)),
@@ -333,7 +401,8 @@ def clear_cache(environ: Mapping[str, str]) -> tuple[Path | None, int]:
         return directory, 0
     removed = 0
     for path in directory.glob("index-*.sqlite*"):
-        with contextlib.suppress(FileNotFoundError):
+        # Gone already (another process), or not a file this tool wrote (a directory).
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
             path.unlink()
             removed += 1
     return directory, removed

@@ -14,9 +14,16 @@ from typing import Any, TextIO
 
 Row = dict[str, Any]
 
-# C0 controls except newline, DEL, C1 controls, and the bidirectional overrides and isolates
-# that can reorder what a reader sees ("Trojan Source").
-_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0 controls except newline, DEL, C1 controls, the bidirectional overrides and isolates
+# that can reorder what a reader sees ("Trojan Source"), and lone surrogates: a file name or
+# argument that is not UTF-8 arrives as U+DC80-U+DCFF and cannot be written as UTF-8 text.
+_UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]"
+)
+# What `json.dumps(ensure_ascii=False)` leaves raw but a terminal may obey (DEL, C1 such as
+# U+009B CSI, bidi overrides) or UTF-8 cannot carry (lone surrogates). These occur only inside
+# JSON strings, where a `\\uXXXX` escape is valid JSON that loads back to the same text.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -35,8 +42,13 @@ def _visible_escape(found: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+def _json_dumps(document: Any, indent: int | None) -> str:
+    text = json.dumps(document, ensure_ascii=False, indent=indent)
+    return _JSON_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
 def json_text(document: Any) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return _json_dumps(document, indent=2) + "\n"
 
 
 def write_json(out: TextIO, document: Any) -> None:
@@ -45,7 +57,7 @@ def write_json(out: TextIO, document: Any) -> None:
 
 def write_jsonl(out: TextIO, documents: Iterable[Any]) -> None:
     for document in documents:
-        out.write(json.dumps(document, ensure_ascii=False) + "\n")
+        out.write(_json_dumps(document, indent=None) + "\n")
 
 
 def cell_text(value: Any) -> str:
@@ -68,11 +80,16 @@ def csv_guard(value: Any) -> Any:
 
 def write_csv(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> None:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([csv_guard(cell_text(row.get(column))) for column in columns])
-    out.write(buffer.getvalue())
+    # The writer quotes a cell holding a character of its line terminator: with CRLF, a lone
+    # CR in a cell is quoted too, not left to end the row early. Rows still end in LF.
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    lines = []
+    for cells in [columns, *([csv_guard(cell_text(row.get(c))) for c in columns] for row in rows)]:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        lines.append(buffer.getvalue()[:-2] + "\n")
+    out.write("".join(lines))
 
 
 def _markdown_cell(value: Any) -> str:
@@ -99,9 +116,20 @@ def _date_text(date: Any) -> str:
 
 
 def _date_range(doc: Row) -> str:
+    """ISO 8601 interval, the end shortened by what it shares: `2025-10-25/26`."""
     start = _date_text(doc["date"])
     end = _date_text(doc.get("end_date"))
-    return f"{start} to {end}" if end else start
+    if not end:
+        return start
+    start_parts, end_parts = start.split("-"), end.split("-")
+    shared = 0
+    while (
+        shared < min(len(start_parts), len(end_parts)) - 1
+        and start_parts[shared] == end_parts[shared]
+        and len(start_parts) == len(end_parts)
+    ):
+        shared += 1
+    return f"{start}/{'-'.join(end_parts[shared:])}"
 
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -109,7 +137,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "country": ("id", "name", "roles", "representatives"),
     "organisation": ("id", "name", "acronym", "kind", "country"),
     "figure": ("id", "label", "headline", "unit", "values", "sources"),
-    "event": ("id", "date", "precision", "title", "place"),
+    "event": ("date", "precision", "title", "place", "id"),
     "source": ("id", "outlet", "title", "published", "url"),
     "statement": ("id", "speaker", "kind", "quote", "date", "sources"),
     "search": ("entity", "id", "name", "field", "snippet"),

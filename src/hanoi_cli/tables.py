@@ -55,7 +55,20 @@ def make_console(file: Any, *, width: int | None = None, color: bool | None = No
 
 # Long prose columns share the spare width; short ones (ids, dates, numbers) keep theirs.
 _PROSE_COLUMNS = frozenset(
-    {"quote", "Quote", "title", "Title", "titles", "snippet", "label", "Event", "Qualifier", "Note"}
+    {
+        "quote",
+        "Quote",
+        "title",
+        "Title",
+        "titles",
+        "snippet",
+        "label",
+        "name",
+        "Name",
+        "Event",
+        "Qualifier",
+        "Note",
+    }
 )
 
 
@@ -66,7 +79,11 @@ def _table(*headers: str) -> Table:
         if header in _PROSE_COLUMNS:
             table.add_column(header, overflow="fold", ratio=1, min_width=24)
         else:
-            table.add_column(header, overflow="fold", max_width=24)
+            # Ids are typed back into commands: never wrapped or cut.
+            identifier = header in ("id", "Id")
+            table.add_column(
+                header, overflow="fold", no_wrap=identifier, max_width=None if identifier else 24
+            )
     return table
 
 
@@ -109,9 +126,14 @@ def _statements(statements: Sequence[Doc], with_speaker: bool) -> list[Renderabl
         return []
     parts: list[RenderableType] = [_heading("Statements", len(statements))]
     for statement in statements:
-        quote = Text("“", style=_QUOTE)
-        quote.append(text(statement["quote"], _QUOTE))
-        quote.append("”", style=_QUOTE)
+        # Quotation marks only around words the article quotes directly; reported speech is
+        # the article's own sentence and is shown as such.
+        if statement["kind"] == "direct":
+            quote = Text("“", style=_QUOTE)
+            quote.append(text(statement["quote"], _QUOTE))
+            quote.append("”", style=_QUOTE)
+        else:
+            quote = text(statement["quote"])
         meta = Text("", style=_DIM)
         details = []
         if with_speaker:

@@ -18,8 +18,13 @@ _TYPOGRAPHIC_QUOTES = str.maketrans(
 
 def fold(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form: `Lương Tam-Quang` -> `luong tam quang`."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_BASE_LETTERS))
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    if text.isascii():
+        # ASCII has no decompositions and no combining marks: skip the per-character walk,
+        # which was most of the time spent building a big KB's index.
+        bare = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_BASE_LETTERS))
+        bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     bare = _APOSTROPHES.sub("", bare.casefold())
     return " ".join(_NON_WORD.sub(" ", bare).split())
 

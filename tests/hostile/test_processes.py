@@ -1,0 +1,351 @@
+"""The process around the CLI: pipes, signals, closed stdout, odd homes, a damaged cache."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hanoi_cli import index
+from tests.conftest import MINI_KB
+from tests.hostile.conftest import (
+    assert_contract,
+    decode_outcome,
+    files_unchanged,
+    hanoi_process,
+    invoke,
+    invoke_mini,
+    process_env,
+)
+from tests.kbfactory import mini_kb_dict
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _big_kb(directory: Path, people: int) -> Path:
+    """A large valid KB, from the benchmarks' generator when present, else copies of people."""
+    path = directory / f"big-{people}.json"
+    kb = mini_kb_dict()
+    template = kb["people"][0]
+    kb["people"] += [
+        {**template, "id": f"person-{n}", "name": f"Person Number {n}", "aliases": []}
+        for n in range(people)
+    ]
+    path.write_text(json.dumps(kb), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def big_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _big_kb(tmp_path_factory.mktemp("big"), 3_000)
+
+
+# --- closed pipes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list", "people"], ["list", "people", "--json"], ["list", "people", "--format", "csv"]],
+    ids=["table", "json", "csv"],
+)
+def test_head_closing_the_pipe_is_exit_141_quietly(big_kb: Path, args: list[str]) -> None:
+    """`hanoi ... | head -1` with a real shell pipe; the output is far larger than the pipe."""
+    command = " ".join([f"'{sys.executable}' -m hanoi_cli --data '{big_kb}'", *args, "| head -1; "])
+    completed = subprocess.run(
+        ["bash", "-c", command + 'echo "status=${PIPESTATUS[0]}" >&2'],
+        capture_output=True,
+        env=process_env(),
+        timeout=120,
+        check=False,
+    )
+    stderr = completed.stderr.decode()
+    assert completed.stdout.count(b"\n") == 1
+    # 141 when a write meets the closed pipe; 0 when the kernel took the last write whole
+    # before head exited (it returns a short write, not EPIPE, to a writer already blocked).
+    assert stderr.strip().splitlines()[-1] in ("status=141", "status=0"), stderr
+    assert stderr.strip().splitlines() == [stderr.strip().splitlines()[-1]], stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["who", "Guterres"], ["who", "Guterres", "--json"], ["list", "people", "--format", "md"]],
+)
+def test_pipe_closed_before_any_write(args: list[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        completed = hanoi_process(
+            ["--data", str(MINI_KB), *args], stdout=write_end, stderr=subprocess.PIPE
+        )
+    finally:
+        os.close(write_end)
+    assert completed.returncode == 141
+    assert completed.stderr == b""
+
+
+def test_stdout_closed() -> None:
+    """`hanoi ... >&-`: output cannot go anywhere, which is an error, said once."""
+    completed = subprocess.run(
+        ["bash", "-c", f"'{sys.executable}' -m hanoi_cli --data '{MINI_KB}' who Guterres >&-"],
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        env=process_env(),
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 141
+    assert completed.stderr == b"hanoi: error: cannot write output: stdout is closed\n"
+
+
+@pytest.mark.parametrize("args", [["who", "Guterres"], ["who", "Guterres", "--json"]])
+def test_stdout_on_a_full_device(args: list[str]) -> None:
+    with open(os.devnull.replace("null", "full"), "wb") as full:  # noqa: PTH123
+        completed = hanoi_process(
+            ["--data", str(MINI_KB), *args], stdout=full, stderr=subprocess.PIPE
+        )
+    assert completed.returncode == 141
+    assert completed.stderr == b"hanoi: error: cannot write output: No space left on device\n"
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------
+
+
+def test_sigint_during_a_cold_build(tmp_path: Path) -> None:
+    kb = _big_kb(tmp_path, 40_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
+    )
+    time.sleep(0.8)  # started, and deep in parsing or building
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr == b"hanoi: interrupted\n"
+    assert stdout == b""
+    # An interrupted build leaves no index and no temporary file behind.
+    leftovers = list((tmp_path / "cache").rglob("*.tmp"))
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("where", ["hanoi_cli.query.find", "hanoi_cli.index.open_store"])
+def test_keyboard_interrupt_at_the_boundary(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    module, name = where.rsplit(".", 1)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(module), name, interrupted)
+    outcome = invoke_mini("who", "Guterres", "--json")
+    assert_contract(outcome, {130})
+    assert outcome.stderr == "hanoi: interrupted\n"
+    assert outcome.stdout == ""
+
+
+# --- homes and caches -----------------------------------------------------------------------
+
+
+def test_home_and_xdg_unset() -> None:
+    env = {
+        key: value for key, value in process_env().items() if key not in ("HOME", "XDG_CACHE_HOME")
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "hanoi_cli", "--data", str(MINI_KB), "who", "Guterres", "--json"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    outcome = decode_outcome(completed)
+    assert_contract(outcome, {0}, as_json=True)
+    assert outcome.stderr == ""
+    info = decode_outcome(
+        subprocess.run(
+            [sys.executable, "-m", "hanoi_cli", "--data", str(MINI_KB), "cache", "info", "--json"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    )
+    assert json.loads(info.stdout)["cache_file"] is None
+
+
+@pytest.mark.parametrize("xdg", ["relative/cache", "", "/dev/null", "FILE/sub"])
+def test_unusable_cache_home_falls_back_to_memory(tmp_path: Path, xdg: str) -> None:
+    plain = tmp_path / "plain-file"
+    plain.write_text("not a directory")
+    value = xdg.replace("FILE", str(plain))
+    with files_unchanged(plain):
+        for args in (
+            ["who", "Guterres", "--json"],
+            ["cache", "info", "--json"],
+            ["cache", "clear"],
+        ):
+            outcome = (
+                invoke_mini(*args)
+                if args[0] != "cache"
+                else invoke(
+                    "--data", str(MINI_KB), *args, env={"XDG_CACHE_HOME": value, "HOME": str(plain)}
+                )
+            )
+            if args[0] == "who":
+                outcome = invoke(
+                    "--data", str(MINI_KB), *args, env={"XDG_CACHE_HOME": value, "HOME": str(plain)}
+                )
+            assert_contract(outcome, {0}, as_json="--json" in args)
+            for line in outcome.stderr.splitlines():
+                assert line.startswith("hanoi: warning: cache not written")
+
+
+def test_read_only_cache_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root chmod cannot stop a write, so the write itself fails as EROFS would."""
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(index.tempfile, "mkstemp", read_only)
+    outcome = invoke_mini("who", "Guterres", "--json")
+    assert_contract(outcome, {0}, as_json=True)
+    assert outcome.stderr.startswith("hanoi: warning: cache not written (")
+    assert "Read-only file system); using an in-memory index" in outcome.stderr
+
+
+@pytest.mark.parametrize("target", ["replace", "sqlite"])
+def test_disk_full_while_writing_the_cache(
+    monkeypatch: pytest.MonkeyPatch, isolated_environment: Path, target: str
+) -> None:
+    if target == "replace":
+
+        def full(self: Path, other: Any) -> Any:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(Path, "replace", full)
+    else:
+        real_fill = index._fill
+
+        def fill_then_full(connection: sqlite3.Connection, *args: Any) -> None:
+            if connection.execute("PRAGMA database_list").fetchone()[2]:
+                raise sqlite3.OperationalError("database or disk is full")
+            real_fill(connection, *args)
+
+        monkeypatch.setattr(index, "_fill", fill_then_full)
+    outcome = invoke_mini("search", "historic", "--json")
+    assert_contract(outcome, {0}, as_json=True)
+    assert outcome.stderr.count("\n") == 1
+    assert "using an in-memory index" in outcome.stderr
+    # Nothing half-written is left in the cache directory.
+    assert list((isolated_environment / "hanoi-cli").glob("*")) == []
+
+
+def _cache_file(isolated_environment: Path) -> Path:
+    assert invoke_mini("who", "Guterres", "--json").exit_code == 0
+    (cache,) = (isolated_environment / "hanoi-cli").glob("index-*.sqlite")
+    return cache
+
+
+def test_truncated_cache_at_many_offsets(isolated_environment: Path) -> None:
+    cache = _cache_file(isolated_environment)
+    original = cache.read_bytes()
+    for offset in [0, 1, 15, 16, 100, *range(512, len(original), 1024)]:
+        cache.write_bytes(original[:offset])
+        for args in (["who", "Guterres", "--json"], ["search", "historic", "--json"]):
+            assert_contract(invoke_mini(*args), {0}, as_json=True)
+        cache.write_bytes(original)
+
+
+def test_damaged_cache_pages_are_rebuilt(isolated_environment: Path) -> None:
+    """Each page overwritten with junk while the metadata stays intact."""
+    cache = _cache_file(isolated_environment)
+    original = cache.read_bytes()
+    page = 4096
+    rebuilt = 0
+    for start in range(page, len(original), page):
+        for junk in (b"\x00", b"\xff"):
+            damaged = original[:start] + junk * page + original[start + page :]
+            for args in (
+                ["who", "Guterres", "--json"],
+                ["search", "historic", "--json"],
+                ["list", "people", "--json"],
+                ["quotes", "--json"],
+                ["stats", "--json"],
+            ):
+                cache.write_bytes(damaged)
+                outcome = invoke_mini(*args)
+                assert_contract(outcome, {0}, as_json=True)
+                if outcome.stderr:
+                    assert outcome.stderr.startswith("hanoi: warning: index cache ")
+                    assert "is damaged" in outcome.stderr and "rebuilding it" in outcome.stderr
+                    rebuilt += 1
+    assert rebuilt > 10
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"SQLite format 3\x00", b"not a database at all" * 100, b"\x00" * 8192],
+    ids=["empty", "header-only", "text", "zeros"],
+)
+def test_garbage_cache_file(isolated_environment: Path, content: bytes) -> None:
+    cache = _cache_file(isolated_environment)
+    cache.write_bytes(content)
+    assert_contract(invoke_mini("who", "Guterres", "--json"), {0}, as_json=True)
+    assert_contract(invoke_mini("cache", "info", "--json"), {0}, as_json=True)
+
+
+def test_cache_from_another_schema(isolated_environment: Path) -> None:
+    """A SQLite file with a plausible meta table but none of the other tables."""
+    cache = _cache_file(isolated_environment)
+    meta = sqlite3.connect(cache).execute("SELECT key, value FROM meta").fetchall()
+    cache.unlink()
+    forged = sqlite3.connect(cache)
+    forged.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    forged.executemany("INSERT INTO meta VALUES (?, ?)", meta)
+    forged.commit()
+    forged.close()
+    outcome = invoke_mini("who", "Guterres", "--json")
+    assert_contract(outcome, {0}, as_json=True)
+
+
+def test_cache_path_is_a_directory(isolated_environment: Path) -> None:
+    cache = _cache_file(isolated_environment)
+    cache.unlink()
+    cache.mkdir()
+    assert_contract(invoke_mini("who", "Guterres", "--json"), {0}, as_json=True)
+    assert_contract(invoke("cache", "clear"), {0})
+
+
+def test_two_processes_rebuilding_at_once(big_kb: Path, tmp_path: Path) -> None:
+    env = process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    command = [
+        sys.executable,
+        "-m",
+        "hanoi_cli",
+        "--data",
+        str(big_kb),
+        "who",
+        "Person Number 7",
+        "--json",
+    ]
+    for _ in range(2):
+        processes = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            for _ in range(4)
+        ]
+        results = [process.communicate(timeout=120) for process in processes]
+        for process, (stdout, stderr) in zip(processes, results, strict=True):
+            assert process.returncode == 0, stderr
+            assert stderr == b""
+            assert json.loads(stdout)["name"] == "Person Number 7"
+    caches = list((tmp_path / "cache" / "hanoi-cli").iterdir())
+    assert len(caches) == 1 and caches[0].suffix == ".sqlite"
