@@ -338,3 +338,10 @@ def test_not_found_points_to_the_command_that_knows_the_name() -> None:
     assert result.stderr == (
         "hanoi: error: no organisation matches 'guterres'; try: hanoi who 'António Guterres'\n"
     )
+
+
+def test_shell_completion_completes_names_from_the_kb() -> None:
+    from hanoi_cli.cli import _completer
+
+    assert "Luong Tam Quang" in _completer("person")("Luong T")
+    assert _completer("figure")("signat")[0] == "signatories"

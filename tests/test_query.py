@@ -193,6 +193,15 @@ def test_find_source_by_id_or_file(mini_store: Store) -> None:
     assert caught.value.suggestions == ("vov-closing", "vietnamplus-media")
 
 
-def test_completion_offers_names_with_diacritics(mini_store: Store) -> None:
-    assert names_for_completion(mini_store, "person", "luo") == ["Lương Tam Quang"]
-    assert names_for_completion(mini_store, "country", "Viet") == ["Vietnam"]
+def test_completion_offers_the_spelling_being_typed(mini_store: Store) -> None:
+    assert names_for_completion(mini_store, "person", "Luo") == ["Luong Tam Quang"]
+    assert names_for_completion(mini_store, "person", "Lươ") == ["Lương Tam Quang"]
+    assert names_for_completion(mini_store, "country", "Viet") == ["Viet Nam", "Vietnam"]
+    assert names_for_completion(mini_store, "organisation", "un") == [
+        "un",
+        "unODC",
+        "united Nations",
+        "united Nations Office on Drugs and Crime",
+    ]
+    assert names_for_completion(mini_store, "figure", "sig") == ["signatories"]
+    assert names_for_completion(mini_store, "person", "zz") == []

@@ -47,11 +47,8 @@ _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entity(num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
                     name TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX entity_kind ON entity(kind, num);
 CREATE TABLE name(kind TEXT NOT NULL, key TEXT NOT NULL, folded TEXT NOT NULL,
                   form TEXT NOT NULL, entity INTEGER NOT NULL);
-CREATE INDEX name_key ON name(kind, key);
-CREATE INDEX name_entity ON name(entity);
 CREATE TABLE token(kind TEXT NOT NULL, token TEXT NOT NULL, entity INTEGER NOT NULL,
                    PRIMARY KEY(kind, token, entity)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
@@ -59,6 +56,13 @@ CREATE VIRTUAL TABLE gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
 CREATE VIRTUAL TABLE fulltext USING fts5(text, kind UNINDEXED, entity UNINDEXED,
                                          field UNINDEXED,
                                          tokenize='unicode61 remove_diacritics 2');
+"""
+
+# Created after the bulk insert: building an index once is cheaper than keeping it up to date.
+_INDEXES = """
+CREATE INDEX entity_kind ON entity(kind, num);
+CREATE INDEX name_key ON name(kind, key);
+CREATE INDEX name_entity ON name(entity);
 """
 
 _NAMED_KINDS = ("person", "country", "organisation", "figure")
@@ -336,6 +340,7 @@ def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str
     connection.executemany("INSERT INTO gram VALUES (?, ?, ?)", grams)
     connection.executemany("INSERT INTO fulltext VALUES (?, ?, ?, ?)", fulltext)
     connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    connection.executescript(_INDEXES)
     connection.commit()
 
 

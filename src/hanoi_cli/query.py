@@ -276,15 +276,30 @@ def _ranked(store: Store, hits: dict[int, _Hit]) -> list[Match]:
 
 
 def names_for_completion(store: Store, kind: str, incomplete: str) -> list[str]:
-    """Names (with their diacritics) whose folded form starts with what was typed so far."""
+    """Names and aliases whose folded form starts with what was typed so far.
+
+    Shells keep only candidates that start with the typed text itself, so both spellings are
+    offered: `Luo` completes to the alias `Luong Tam Quang`, `Lươ` to `Lương Tam Quang`.
+    """
     key = compact(fold(incomplete))
     rows = store.rows(
-        "SELECT DISTINCT e.name FROM name n JOIN entity e ON e.num = n.entity "
-        "WHERE n.kind = ? AND n.form = 'name' AND n.key >= ? AND n.key < ? "
-        "ORDER BY e.name LIMIT 50",
+        "SELECT DISTINCT entity FROM name WHERE kind = ? AND form != 'title' "
+        "AND key >= ? AND key < ? LIMIT 50",
         [kind, key, key + "\U0010ffff"],
     )
-    return [name for (name,) in rows]
+    candidates: list[str] = []
+    for document in store.documents(entity for (entity,) in rows).values():
+        forms = [document["name"], *document["aliases"], document.get("acronym") or ""]
+        candidates += [form for form in forms if form and compact(fold(form)).startswith(key)]
+    # Shells drop candidates that do not start with the typed text verbatim, so the typed part
+    # keeps the user's own letters (`un` -> `unODC`); the lookup itself ignores case.
+    typed = incomplete.casefold()
+    literal = [
+        incomplete + form[len(incomplete) :]
+        for form in candidates
+        if form.casefold().startswith(typed) and len(form.casefold()) == len(form)
+    ]
+    return sorted(dict.fromkeys(literal or candidates))
 
 
 # --- search -------------------------------------------------------------------------------

@@ -103,6 +103,16 @@ class ViewBuilder:
         for country in kb.countries:
             for person_id in country.representatives:
                 _add(self.people_of_country[country.id], person_id)
+        # Reverse links computed once: looking them up per entity made a build quadratic.
+        self.orgs_in_country: dict[str, list[str]] = defaultdict(list)
+        self.children_of: dict[str, list[str]] = defaultdict(list)
+        for org in kb.organisations:
+            if org.country:
+                self.orgs_in_country[org.country].append(org.id)
+            if org.parent:
+                self.children_of[org.parent].append(org.id)
+        self.source_order = {source.id: number for number, source in enumerate(kb.sources)}
+        self._taken: dict[str, dict[str, list[Doc]]] | None = None
 
     def name_of(self, entity_id: str) -> str:
         entity = self.by_id[entity_id]
@@ -135,7 +145,10 @@ class ViewBuilder:
     def sources_cited(self, *evidence_lists: Iterable[Evidence]) -> list[Doc]:
         """The sources behind a document, in the KB's order of sources."""
         cited = {item.source for items in evidence_lists for item in items}
-        return [self.source_brief(source) for source in self.kb.sources if source.id in cited]
+        known = sorted(
+            (self.source_order[source_id] for source_id in cited if source_id in self.source_order)
+        )
+        return [self.source_brief(self.kb.sources[number]) for number in known]
 
     def statement_brief(self, statement: Statement) -> Doc:
         return {
@@ -208,7 +221,7 @@ class ViewBuilder:
 
     def country(self, country: Country) -> Doc:
         people = self.people_of_country.get(country.id, [])
-        orgs = [org.id for org in self.kb.organisations if org.country == country.id]
+        orgs = self.orgs_in_country.get(country.id, [])
         doc: Doc = {
             "entity": "country",
             "id": country.id,
@@ -229,7 +242,7 @@ class ViewBuilder:
 
     def organisation(self, org: Organisation) -> Doc:
         people = self.people_of_org.get(org.id, [])
-        children = [child.id for child in self.kb.organisations if child.parent == org.id]
+        children = self.children_of.get(org.id, [])
         doc: Doc = {
             "entity": "organisation",
             "id": org.id,
@@ -317,11 +330,7 @@ class ViewBuilder:
         return doc
 
     def source(self, source: Source) -> Doc:
-        taken: dict[str, list[Doc]] = defaultdict(list)
-        for entity_id, entity in self.by_id.items():
-            kind = self.kind_of[entity_id]
-            if kind != "source" and source.id in _cited_sources(entity):
-                taken[kind].append({"id": entity_id, "name": self.name_of(entity_id)})
+        taken = self._taken_from().get(source.id, {})
         return {
             "entity": "source",
             **self.source_brief(source),
@@ -330,6 +339,19 @@ class ViewBuilder:
             "omitted": list(source.omitted),
             "taken": {kind: taken.get(kind, []) for kind in ENTITY_KINDS if kind != "source"},
         }
+
+    def _taken_from(self) -> dict[str, dict[str, list[Doc]]]:
+        """Per source, per kind: the entities citing it, in KB order; one pass over the KB."""
+        if self._taken is None:
+            self._taken = defaultdict(lambda: defaultdict(list))
+            for entity_id, entity in self.by_id.items():
+                kind = self.kind_of[entity_id]
+                if kind == "source":
+                    continue
+                ref = {"id": entity_id, "name": self.name_of(entity_id)}
+                for source_id in _cited_sources(entity):
+                    self._taken[source_id][kind].append(dict(ref))
+        return self._taken
 
     def all_documents(self) -> Iterable[tuple[str, str, Doc]]:
         """(kind, id, document) for every entity, in the KB's order."""
