@@ -146,7 +146,7 @@ class ViewBuilder:
         """The sources behind a document, in the KB's order of sources."""
         cited = {item.source for items in evidence_lists for item in items}
         known = sorted(
-            (self.source_order[source_id] for source_id in cited if source_id in self.source_order)
+            self.source_order[source_id] for source_id in cited if source_id in self.source_order
         )
         return [self.source_brief(self.kb.sources[number]) for number in known]
 
