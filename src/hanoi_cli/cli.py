@@ -1,8 +1,7 @@
 """The `hanoi` command: parse options, ask the core, hand the result to a renderer.
 
-This module is the error boundary: it alone turns a `HanoiError`, a closed pipe or Ctrl-C
-into a one-line message on stderr and a documented exit code. Rich is imported only by the
-commands that draw tables, so `--json` starts as fast as a bare Typer app.
+Errors raised below become messages and exit codes in one place, `boundary.py`. Rich is
+imported only by the commands that draw tables, so `--json` starts like a bare Typer app.
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from hanoi_cli import __version__
-from hanoi_cli.errors import ExitCode, HanoiError, NotFoundError
-from hanoi_cli.lazycommands import LazyGroup, LazyTyper
+from hanoi_cli.boundary import EXIT_CODES_HELP, HanoiGroup, flat, run_app, warn
+from hanoi_cli.errors import ExitCode, NotFoundError
+from hanoi_cli.lazycommands import LazyTyper
 from hanoi_cli.paths import resolve_kb_path
 from hanoi_cli.render import sanitize, write_json
 
@@ -27,102 +26,6 @@ if TYPE_CHECKING:
 
     from hanoi_cli.index import Store
     from hanoi_cli.query import Match
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 nothing found; 2 usage error; 3 KB file unreadable "
-    "(missing, not UTF-8, not JSON); 4 KB file invalid (schema, references, quotes); "
-    "130 interrupted; 141 output pipe closed."
-)
-
-
-MAX_MESSAGE_CHARS = 400
-"""A message quoting a 10 MB argument is cut short: one line is one line."""
-
-
-def _flat(text: str) -> str:
-    """Text quoting what the user typed or the KB holds: one line, nothing a terminal obeys."""
-    return sanitize(" ".join(text.split()))
-
-
-def _one_line(message: str) -> str:
-    line = _flat(message)
-    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
-
-
-def _error(message: str) -> None:
-    sys.stderr.write(f"hanoi: error: {_one_line(message)}\n")
-
-
-def _usage_message(error: ClickException) -> str:
-    context = getattr(error, "ctx", None)
-    hint = f" (see '{context.command_path} --help')" if context is not None else ""
-    return error.format_message() + hint
-
-
-def _quiet_closed_stdout() -> None:
-    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays silent."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-class HanoiGroup(LazyGroup):
-    """Typer group whose `main` and `invoke` are the one place errors become messages and codes."""
-
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
-        """Click's usage errors as one `hanoi: error:` line, like every other error."""
-        try:
-            result = super().main(
-                args, prog_name, complete_var, False, windows_expand_args, **extra
-            )
-        except ClickException as error:
-            if not standalone_mode:
-                raise
-            if isinstance(error, NoArgsIsHelpError):
-                error.show()  # `hanoi` alone: the help, not an error line
-            else:
-                _error(_usage_message(error))
-            sys.exit(error.exit_code)
-        except typer.Abort:
-            if not standalone_mode:
-                raise
-            sys.stderr.write("hanoi: interrupted\n")
-            sys.exit(int(ExitCode.INTERRUPTED))
-        if not standalone_mode:
-            return result
-        # Without standalone mode Click returns the code of a `typer.Exit`, else the result.
-        sys.exit(result if isinstance(result, int) else 0)
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HanoiError as error:
-            message = error.message
-            if isinstance(error, NotFoundError):
-                if error.elsewhere:
-                    message += f"; try: {'; '.join(error.elsewhere)}"
-                if error.suggestions:
-                    message += f"; did you mean: {'; '.join(error.suggestions)}?"
-            _error(message)
-            raise typer.Exit(int(error.exit_code)) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("hanoi: interrupted\n")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except BrokenPipeError:
-            _quiet_closed_stdout()
-            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
-
 
 app = LazyTyper(
     cls=HanoiGroup,
@@ -193,16 +96,16 @@ def main(
     ctx.obj = resolve_kb_path(data, os.environ)
 
 
-def _warn(message: str) -> None:
-    sys.stderr.write(f"hanoi: warning: {_one_line(message)}\n")
+def _kb_path(ctx: typer.Context) -> Path:
+    """The KB chosen by `--data`, `$HANOI_DATA` or the package, as the callback resolved it."""
+    chosen = ctx.find_root().obj
+    return chosen if isinstance(chosen, Path) else resolve_kb_path(None, os.environ)
 
 
 def _store(ctx: typer.Context) -> Store:
     from hanoi_cli.index import open_store
 
-    root = ctx.find_root()
-    kb_path = root.obj if isinstance(root.obj, Path) else resolve_kb_path(None, os.environ)
-    return open_store(kb_path, os.environ, _warn)
+    return open_store(_kb_path(ctx), os.environ, warn)
 
 
 def _console() -> Any:
@@ -520,14 +423,10 @@ def validate(
     """
     from hanoi_cli.validation import validate_file
 
-    root = ctx.find_root()
-    kb_path = path or (
-        root.obj if isinstance(root.obj, Path) else resolve_kb_path(None, os.environ)
-    )
-    report = validate_file(kb_path, sources_dir)
+    report = validate_file(path or _kb_path(ctx), sources_dir)
     for problem in report.problems:
-        sys.stdout.write(_flat(str(problem)) + "\n")
-    sys.stdout.write(_flat(report.summary()) + "\n")
+        sys.stdout.write(flat(str(problem)) + "\n")
+    sys.stdout.write(flat(report.summary()) + "\n")
     if report.problems:
         raise typer.Exit(int(ExitCode.KB_INVALID))
 
@@ -540,9 +439,7 @@ def cache_info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """
     from hanoi_cli.index import cache_info as read_cache_info
 
-    root = ctx.find_root()
-    kb_path = root.obj if isinstance(root.obj, Path) else resolve_kb_path(None, os.environ)
-    info = read_cache_info(kb_path, os.environ)
+    info = read_cache_info(_kb_path(ctx), os.environ)
     document = {
         "kb": str(info.kb_path),
         "cache_file": str(info.cache_file) if info.cache_file else None,
@@ -571,28 +468,5 @@ def cache_clear() -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
-    """The console script: `app` plus the failures that happen outside any command."""
-    if sys.stdout is None:
-        # Started with stdout closed (`hanoi ... >&-`): nothing could be printed.
-        _error("cannot write output: stdout is closed")
-        sys.exit(int(ExitCode.BROKEN_PIPE))
-    try:
-        try:
-            app(args=argv, prog_name="hanoi")
-        finally:
-            # Inside the boundary: a pipe closed before the last write is exit 141, not a
-            # traceback from the interpreter's final flush.
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        sys.stderr.write("hanoi: interrupted\n")
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except BrokenPipeError:
-        _quiet_closed_stdout()
-        sys.exit(int(ExitCode.BROKEN_PIPE))
-    except OSError as error:
-        # Output to a full disk or a broken device (`> /dev/full`); the core turns its own
-        # file errors into HanoiError, so what is left here is stdout.
-        _quiet_closed_stdout()
-        _error(f"cannot write output: {error.strerror or error}")
-        sys.exit(int(ExitCode.BROKEN_PIPE))
-    sys.exit(0)
+    """The console script."""
+    run_app(app, argv)
