@@ -6,8 +6,8 @@ an exit code. The codes are part of the public interface: scripts rely on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -20,8 +20,7 @@ class ExitCode(IntEnum):
     BROKEN_PIPE = 141
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with a KB file, located by its JSON path (`people[3].titles[0]`)."""
 
     path: str

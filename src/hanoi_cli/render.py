@@ -5,8 +5,6 @@ Light on imports on purpose: `--json` never loads Rich. Rich views live in `tabl
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -79,6 +77,9 @@ def csv_guard(value: Any) -> Any:
 
 
 def write_csv(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> None:
+    import csv
+    import io
+
     buffer = io.StringIO()
     # The writer quotes a cell holding a character of its line terminator: with CRLF, a lone
     # CR in a cell is quoted too, not left to end the row early. Rows still end in LF.

@@ -215,7 +215,7 @@ def test_read_only_cache_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def read_only(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(index.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr("tempfile.mkstemp", read_only)
     outcome = invoke_mini("who", "Guterres", "--json")
     assert_contract(outcome, {0}, as_json=True)
     assert outcome.stderr.startswith("hanoi: warning: cache not written (")
