@@ -22,7 +22,7 @@ from hanoi_cli.render import sanitize
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 nothing found; 2 usage error; 3 KB file unreadable "
     "(missing, not UTF-8, not JSON); 4 KB file invalid (schema, references, quotes); "
-    "130 interrupted; 141 output pipe closed."
+    "130 interrupted; 141 output could not be written (pipe closed, stdout closed, disk full)."
 )
 
 
