@@ -12,7 +12,7 @@ from hanoi_cli.errors import Problem
 from hanoi_cli.models import Evidence, KnowledgeBase
 from hanoi_cli.text import compact, fold, fold_quote
 
-_SECTIONS = ("sources", "people", "countries", "organisations", "figures", "events", "statements")
+SECTIONS = ("sources", "people", "countries", "organisations", "figures", "events", "statements")
 _KIND_OF_SECTION = {
     "sources": "source",
     "people": "person",
@@ -27,7 +27,7 @@ _KIND_OF_SECTION = {
 def find_problems(kb: KnowledgeBase) -> Iterator[Problem]:
     """Every duplicate id, dangling reference and ambiguous alias, each with its JSON path."""
     kind_of_id: dict[str, str] = {}
-    for section in _SECTIONS:
+    for section in SECTIONS:
         for index, entity in enumerate(getattr(kb, section)):
             if entity.id in kind_of_id:
                 yield Problem(
@@ -122,7 +122,7 @@ def _acronym(entity: object) -> tuple[str, ...]:
 
 def _all_evidence(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
     """Every Evidence in the KB with its JSON path, wherever it sits."""
-    for section in _SECTIONS[1:]:
+    for section in SECTIONS[1:]:
         for i, entity in enumerate(getattr(kb, section)):
             yield from iter_evidence(f"{section}[{i}]", entity)
 

@@ -182,6 +182,16 @@ def _sources(sources: Sequence[Doc]) -> list[RenderableType]:
     return [_heading("Sources", len(sources)), table]
 
 
+def _context(doc: Doc, *, with_speaker: bool) -> list[RenderableType]:
+    """What every person, country and organisation view ends with."""
+    return [
+        *_statements(doc["statements"], with_speaker=with_speaker),
+        *_events(doc["events"]),
+        *_evidence(doc["evidence"]),
+        *_sources(doc["sources"]),
+    ]
+
+
 def person_view(doc: Doc) -> list[RenderableType]:
     parts = _header(doc, "person")
     if doc["country"]:
@@ -198,9 +208,7 @@ def person_view(doc: Doc) -> list[RenderableType]:
                 text(_sources_line(title["evidence"])),
             )
         parts += [_heading("Titles", len(doc["titles"])), table]
-    parts += _statements(doc["statements"], with_speaker=False)
-    parts += _events(doc["events"]) + _evidence(doc["evidence"]) + _sources(doc["sources"])
-    return parts
+    return parts + _context(doc, with_speaker=False)
 
 
 def country_view(doc: Doc) -> list[RenderableType]:
@@ -219,26 +227,21 @@ def country_view(doc: Doc) -> list[RenderableType]:
     ):
         if doc[key]:
             parts.append(_field(label, _names(doc[key])))
-    parts += _statements(doc["statements"], with_speaker=True)
-    parts += _events(doc["events"]) + _evidence(doc["evidence"]) + _sources(doc["sources"])
-    return parts
+    return parts + _context(doc, with_speaker=True)
 
 
 def organisation_view(doc: Doc) -> list[RenderableType]:
     parts = _header(doc, "organisation")
     parts.append(_field("Kind", doc["kind"]))
-    for label, key in (("Acronym", "acronym"),):
-        if doc[key]:
-            parts.append(_field(label, doc[key]))
+    if doc["acronym"]:
+        parts.append(_field("Acronym", doc["acronym"]))
     for label, key in (("Country", "country"), ("Part of", "parent")):
         if doc[key]:
             parts.append(_field(label, doc[key]["name"]))
     for label, key in (("Units", "children"), ("People", "people")):
         if doc[key]:
             parts.append(_field(label, _names(doc[key])))
-    parts += _statements(doc["statements"], with_speaker=True)
-    parts += _events(doc["events"]) + _evidence(doc["evidence"]) + _sources(doc["sources"])
-    return parts
+    return parts + _context(doc, with_speaker=True)
 
 
 def figure_view(doc: Doc) -> list[RenderableType]:

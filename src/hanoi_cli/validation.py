@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hanoi_cli.checks import verify_quotes
+from hanoi_cli.checks import SECTIONS, verify_quotes
 from hanoi_cli.errors import KBInvalidError, Problem, UsageError
 from hanoi_cli.loading import parse_kb, read_kb_bytes
-
-_SECTIONS = ("sources", "people", "countries", "organisations", "figures", "events", "statements")
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ def validate_file(path: Path, sources_dir: Path | None) -> ValidationReport:
         kb = parse_kb(raw, path)
     except KBInvalidError as error:
         return ValidationReport(path, error.problems)
-    counts = {section: len(getattr(kb, section)) for section in _SECTIONS}
+    counts = {section: len(getattr(kb, section)) for section in SECTIONS}
     if sources_dir is None:
         return ValidationReport(path, (), counts)
     return ValidationReport(path, tuple(verify_quotes(kb, sources_dir)), counts, sources_dir)
