@@ -17,6 +17,10 @@ MINI_KB = FIXTURES / "mini_kb.json"
 REPO_KB = ROOT / "data" / "facts.json"
 SEEDS = ROOT.parent / "shared" / "seeds"
 
+requires_articles = pytest.mark.skipif(
+    not SEEDS.is_dir(), reason=f"the five articles are not at {SEEDS}"
+)
+
 TEST_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 
 

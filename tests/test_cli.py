@@ -13,7 +13,7 @@ import pytest
 
 from hanoi_cli import __version__
 from hanoi_cli.errors import ExitCode
-from tests.conftest import MINI_KB, SEEDS, run_cli, run_mini
+from tests.conftest import MINI_KB, SEEDS, requires_articles, run_cli, run_mini
 from tests.kbfactory import KBDict, write_kb
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -235,6 +235,7 @@ def test_bad_kb_is_one_line_with_its_exit_code(tmp_path: Path) -> None:
     )
 
 
+@requires_articles
 def test_validate_clean_kb_against_the_articles() -> None:
     result = run_cli("validate", str(MINI_KB), "--sources", str(SEEDS))
     assert result.exit_code == 0, result.stdout
@@ -244,6 +245,7 @@ def test_validate_clean_kb_against_the_articles() -> None:
     )
 
 
+@requires_articles
 def test_validate_catches_a_changed_quote(tmp_path: Path) -> None:
     def paraphrase(kb: KBDict) -> None:
         kb["people"][0]["titles"][0]["evidence"][0]["quote"] = "Minister Quang said on October 26"
@@ -257,6 +259,7 @@ def test_validate_catches_a_changed_quote(tmp_path: Path) -> None:
     assert "1 problem " in result.stdout
 
 
+@requires_articles
 def test_validate_folds_whitespace_and_typographic_quotes(tmp_path: Path) -> None:
     def straighten(kb: KBDict) -> None:
         evidence = kb["statements"][0]["evidence"][0]
@@ -266,6 +269,7 @@ def test_validate_folds_whitespace_and_typographic_quotes(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.stdout
 
 
+@requires_articles
 def test_validate_statement_quote_must_be_verbatim(tmp_path: Path) -> None:
     def paraphrase(kb: KBDict) -> None:
         kb["statements"][0]["quote"] = "a historic step toward a safer digital world."

@@ -14,14 +14,14 @@ import pytest
 from hanoi_cli.index import Store
 from hanoi_cli.paths import packaged_kb_path
 from hanoi_cli.query import find, statements, timeline
-from tests.conftest import REPO_KB, SEEDS, run_cli
+from tests.conftest import REPO_KB, SEEDS, requires_articles, run_cli
 
 
 def test_packaged_kb_is_the_repository_kb() -> None:
     assert packaged_kb_path().read_bytes() == REPO_KB.read_bytes()
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="the articles are not beside this checkout")
+@requires_articles
 def test_every_quote_is_verbatim_in_its_article() -> None:
     result = run_cli("validate", "--sources", str(SEEDS))
     assert result.exit_code == 0, result.stdout
