@@ -182,3 +182,28 @@ def test_cache_info_and_clear(tmp_path: Path) -> None:
     assert cache_info(kb_path, env).fresh is False
     assert clear_cache(env) == (tmp_path / "cache" / "hanoi-cli", 1)
     assert cache_info(kb_path, env).exists is False
+
+
+def test_index_built_by_other_code_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_path = write_kb(tmp_path)
+    env = _env(tmp_path / "cache")
+    _name(kb_path, tmp_path / "cache")
+    assert cache_info(kb_path, env).fresh
+    monkeypatch.setattr(index, "_code_version", lambda: "9.9.9+1")
+    assert cache_info(kb_path, env).fresh is False
+    _name(kb_path, tmp_path / "cache")
+    assert cache_info(kb_path, env).fresh
+
+
+def test_figure_values_that_differ_only_in_wording_agree(tmp_path: Path) -> None:
+    def reword(kb: KBDict) -> None:
+        figure = kb["figures"][0]
+        figure["values"] = [figure["values"][0], {**figure["values"][0], "comparator": "at-least"}]
+        figure["breakdowns"] = []
+
+    store = open_store(write_kb(tmp_path, reword), _env(tmp_path / "cache"), [].append)
+    [match] = find(store, "figure", "signatories")
+    assert match.document["sources_agree"] is True
+    assert [value["display"] for value in match.document["values"]] == ["72", "at least 72"]

@@ -222,7 +222,7 @@ def _open_cached(
         meta = _read_meta(connection)
         fresh = (
             meta.get("format") == INDEX_FORMAT
-            and meta.get("version") == __version__
+            and meta.get("version") == _code_version()
             and meta.get("kb_path") == _path_text(kb_path)
             and all(meta.get(key) == value for key, value in _stat_key(stat).items())
         )
@@ -236,6 +236,25 @@ def _open_cached(
     if not fresh and connection is not None:
         connection.close()
     return connection if fresh else None
+
+
+_DOCUMENT_CODE = ("models.py", "views.py", "index.py", "text.py")
+
+
+def _code_version() -> str:
+    """The release plus when the code that shapes the index last changed.
+
+    An upgrade changes the release; an edited source checkout changes the files' mtimes. Either
+    way an index built by other code is not reused.
+    """
+    package = Path(__file__).parent
+    stamps = []
+    for name in _DOCUMENT_CODE:
+        try:
+            stamps.append((package / name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return f"{__version__}+{max(stamps)}"
 
 
 def _sha256_of(kb_path: Path) -> str:
@@ -277,7 +296,7 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
     kb = parse_kb(raw, kb_path)
     meta = {
         "format": INDEX_FORMAT,
-        "version": __version__,
+        "version": _code_version(),
         # A path that is not UTF-8 cannot be stored as SQLite text: keep its bytes readable.
         "kb_path": _path_text(kb_path),
         "kb_sha256": hashlib.sha256(raw).hexdigest(),

@@ -255,6 +255,8 @@ def figure_view(doc: Doc) -> list[RenderableType]:
     distinct = list(dict.fromkeys(value["display"] for value in doc["values"]))
     if not doc["sources_agree"]:
         parts.append(_field("Sources disagree", ", ".join(distinct)))
+    elif len(distinct) > 1:
+        parts.append(_field("Same number, worded differently", ", ".join(distinct)))
     table = _table("Value", "Qualifier", "Source", "Quote")
     for value in doc["values"]:
         quotes = " / ".join(f"“{item['quote']}”" for item in value["evidence"])

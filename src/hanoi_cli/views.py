@@ -290,7 +290,6 @@ class ViewBuilder:
                     "note": breakdown.note,
                 }
             )
-        distinct = sorted({(r.value, r.comparator) for r in figure.values}, key=lambda v: v[0])
         evidence = [e for r in figure.values for e in r.evidence]
         evidence += [e for b in figure.breakdowns for p in b.parts for e in p.evidence]
         headline = next(r for r in figure.values if r.value == figure.headline)
@@ -304,7 +303,8 @@ class ViewBuilder:
             "headline": figure.headline,
             "headline_display": display_value(headline),
             "headline_reason": figure.headline_reason,
-            "sources_agree": len(distinct) == 1,
+            # "at least 40" and "40" agree on the number; only different numbers disagree.
+            "sources_agree": len({reported.value for reported in figure.values}) == 1,
             "values": values,
             "breakdowns": breakdowns,
             "sources": self.sources_cited(evidence),
