@@ -349,3 +349,15 @@ def test_shell_completion_completes_names_from_the_kb() -> None:
 
     assert "Luong Tam Quang" in _completer("person")("Luong T")
     assert _completer("figure")("signat")[0] == "signatories"
+
+
+def test_sources_by_file_name_without_extension() -> None:
+    assert ok_json("sources", "002_0e96ded8a294ba41", "--json")["id"] == "vov-closing"
+
+
+def test_events_in_a_view_show_their_whole_span(tmp_path: Path) -> None:
+    def two_days(kb: KBDict) -> None:
+        kb["events"][0]["end_date"] = {"value": "2025-10-27", "precision": "day"}
+
+    result = run_cli("--data", str(write_kb(tmp_path, two_days)), "who", "Brandolino")
+    assert "2025-10-26/27   Closing session" in result.stdout

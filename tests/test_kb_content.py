@@ -13,7 +13,7 @@ import pytest
 
 from hanoi_cli.index import Store
 from hanoi_cli.paths import packaged_kb_path
-from hanoi_cli.query import find, statements, timeline
+from hanoi_cli.query import find, find_speakers, statements, timeline
 from tests.conftest import REPO_KB, SEEDS, requires_articles, run_cli
 
 
@@ -155,3 +155,36 @@ def test_every_entity_has_evidence(real_store: Store) -> None:
     for kind in ("person", "country", "organisation", "event", "statement"):
         for document in real_store.all_documents(kind):
             assert document["evidence"], f"{kind} {document['id']} has no evidence"
+
+
+def test_a_name_shared_by_two_people_lists_both(real_store: Store) -> None:
+    assert set(_names(real_store, "person", "Quang")) == {"Lương Tam Quang", "Quang Dung"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "speakers"),
+    [
+        ("UN", {"United Nations"}),
+        ("South Africa", {"Mmamiloko T. Kubayi"}),
+        ("Cambodia", {"Thong Mengdavid"}),
+        ("Guterres", {"António Guterres"}),
+    ],
+)
+def test_quotes_by_a_person_organisation_or_country(
+    real_store: Store, typed: str, speakers: set[str]
+) -> None:
+    found = statements(real_store, find_speakers(real_store, typed))
+    assert {statement["speaker"]["name"] for statement in found} == speakers
+
+
+def test_quotes_by_a_country_gathers_its_people(real_store: Store) -> None:
+    speakers = {
+        s["speaker"]["name"] for s in statements(real_store, find_speakers(real_store, "Viet Nam"))
+    }
+    assert {"Lương Tam Quang", "Phạm Thế Tùng", "Nguyễn Minh Vũ", "Đặng Hoàng Giang"} <= speakers
+
+
+def test_ids_printed_in_tables_can_be_typed_back(real_store: Store) -> None:
+    for kind in ("person", "country", "organisation", "figure"):
+        for document in real_store.all_documents(kind):
+            assert find(real_store, kind, document["id"])[0].id == document["id"]

@@ -16,7 +16,7 @@ import typer
 
 from hanoi_cli import __version__
 from hanoi_cli.boundary import EXIT_CODES_HELP, HanoiGroup, flat, run_app, warn
-from hanoi_cli.errors import ExitCode, NotFoundError
+from hanoi_cli.errors import ExitCode
 from hanoi_cli.lazycommands import LazyTyper
 from hanoi_cli.paths import resolve_kb_path
 from hanoi_cli.render import sanitize, write_json
@@ -284,24 +284,12 @@ def quotes(
 
     Example: hanoi quotes --by Guterres
     """
-    from hanoi_cli.query import statements
+    from hanoi_cli.query import find_speakers, statements
 
     store = _store(ctx)
-    speakers = _speaker_ids(store, by) if by is not None else None
+    speakers = find_speakers(store, by) if by is not None else None
     docs = statements(store, speakers, topic)
     _emit_list("statement", docs, _output_format(as_json, output), "Statements")
-
-
-def _speaker_ids(store: Store, name: str) -> list[str]:
-    from hanoi_cli.query import find
-
-    try:
-        return [match.id for match in find(store, "person", name)]
-    except NotFoundError as not_a_person:
-        try:
-            return [match.id for match in find(store, "organisation", name)]
-        except NotFoundError:
-            raise not_a_person from None
 
 
 @app.command()

@@ -374,10 +374,12 @@ def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str
 
 
 def _name_forms(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
-    """The ways a user may name an entity: its name, aliases, acronym and (people) titles."""
+    """The ways a user may name an entity: name, id, aliases, acronym and (people) titles."""
     if kind not in _NAMED_KINDS:
         return
     yield "name", doc["name"]
+    # Ids are printed in every table, so a user may type one back.
+    yield "id", doc["id"]
     for alias in doc["aliases"]:
         yield "alias", alias
     if doc.get("acronym"):

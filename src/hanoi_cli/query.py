@@ -9,7 +9,7 @@ returned, so "Guterres" finds one person while "Luong" finds both people of that
 score   tier          the folded query (case, accents, punctuation removed) ...
 ======  ============  ==========================================================
 100     exact         equals the entity's name ("Lương Tam Quang" = "luong tam quang")
-95      alias         equals an alias or acronym ("UNODC", "Viet Nam" = "Vietnam")
+95      alias         equals an alias, acronym or id ("UNODC", "vn-foreign-ministry")
 90      title         equals one of a person's titles ("Minister of Public Security")
 85      prefix        starts a name, alias or title ("Lyukman")
 80      phrase        is a run of whole words in one name, alias or title ("Secretary-General")
@@ -49,7 +49,13 @@ TIER_SCORES = {
     "token": 75,
     "token-prefix": 70,
 }
-_FORM_TIER = {"name": "exact", "alias": "alias", "acronym": "alias", "title": "title"}
+_FORM_TIER = {
+    "name": "exact",
+    "alias": "alias",
+    "acronym": "alias",
+    "id": "alias",
+    "title": "title",
+}
 
 KIND_LABELS = {
     "person": "person",
@@ -98,7 +104,7 @@ def find(store: Store, kind: str, text: str) -> list[Match]:
     folded, key = clean_query(text)
     scored = _exact_tiers(store, kind, key)
     if not scored and len(key) >= _MIN_PREFIX:
-        scored = _prefix_tier(store, kind, key)
+        scored = _prefix_tier(store, kind, folded, key)
     if not scored:
         scored = _token_tiers(store, kind, folded)
     if not scored:
@@ -112,6 +118,34 @@ def find(store: Store, kind: str, text: str) -> list[Match]:
         names = tuple(dict.fromkeys(hit.name for hit in _ranked(store, suggestions)[:5]))
         raise NotFoundError(f"no {noun} matches {text!r}", names)
     return _ranked(store, scored)
+
+
+def find_speakers(store: Store, text: str) -> list[str]:
+    """Ids of the speakers `quotes --by` means: people, organisations, or a country's own.
+
+    Each kind is matched and the best-scoring kind wins, so "UN" is the organisation (alias)
+    rather than a person whose title mentions it, and "Vietnam" is everyone from Vietnam.
+    """
+    best: list[Match] = []
+    for kind in ("person", "organisation", "country"):
+        try:
+            matches = find(store, kind, text)
+        except NotFoundError:
+            continue
+        if not best or matches[0].score > best[0].score:
+            best = matches
+        elif matches[0].score == best[0].score:
+            best = best + matches
+    if not best:
+        find(store, "person", text)  # raises NotFoundError with suggestions
+    speakers: list[str] = []
+    for match in best:
+        if match.kind == "country":
+            speakers += [ref["id"] for ref in match.document["people"]]
+            speakers += [ref["id"] for ref in match.document["organisations"]]
+        else:
+            speakers.append(match.id)
+    return list(dict.fromkeys(speakers))
 
 
 _COMMAND_OF_KIND = {"person": "who", "country": "country", "organisation": "org", "figure": "stats"}
@@ -158,14 +192,18 @@ def _exact_tiers(store: Store, kind: str, key: str) -> dict[int, _Hit]:
     return _best_tier_only(hits)
 
 
-def _prefix_tier(store: Store, kind: str, key: str) -> dict[int, _Hit]:
+def _prefix_tier(store: Store, kind: str, folded: str, key: str) -> dict[int, _Hit]:
+    """Names that the query starts mid-word ("Lyukman"); whole words are the phrase tier's."""
     hits: dict[int, _Hit] = {}
-    for entity, folded in store.rows(
+    for entity, form in store.rows(
         "SELECT entity, folded FROM name WHERE kind = ? AND key > ? AND key < ?",
         [kind, key, key + "\U0010ffff"],
     ):
-        similarity = 100.0 * len(key) / max(len(compact(folded)), 1)
-        _keep_best(hits, entity, _Hit(TIER_SCORES["prefix"], "prefix", similarity, folded))
+        if f"{form} ".startswith(f"{folded} "):
+            # "Quang" is a whole word of "Quang Dung" as much as of "Luong Tam Quang".
+            continue
+        similarity = 100.0 * len(key) / max(len(compact(form)), 1)
+        _keep_best(hits, entity, _Hit(TIER_SCORES["prefix"], "prefix", similarity, form))
     return hits
 
 
@@ -281,7 +319,7 @@ def names_for_completion(store: Store, kind: str, incomplete: str) -> list[str]:
     """
     key = compact(fold(incomplete))
     rows = store.rows(
-        "SELECT DISTINCT entity FROM name WHERE kind = ? AND form != 'title' "
+        "SELECT DISTINCT entity FROM name WHERE kind = ? AND form IN ('name', 'alias', 'acronym') "
         "AND key >= ? AND key < ? LIMIT 50",
         [kind, key, key + "\U0010ffff"],
     )
@@ -429,21 +467,17 @@ def timeline(store: Store, start: str | None = None, stop: str | None = None) ->
         if (low and last < low) or (high and first > high):
             continue
         events.append(doc)
-    events.sort(
-        key=lambda doc: (
-            _span(doc["date"], end=False),
-            doc["date"]["precision"] != "day",
-            doc["id"],
-        )
-    )
+    # A stable sort: events on the same day keep the KB's order, which is the order the
+    # articles tell them in (no time of day is given).
+    events.sort(key=lambda doc: (_span(doc["date"], end=False), doc["date"]["precision"] != "day"))
     return events
 
 
 def find_source(store: Store, text: str) -> Doc:
-    """A source by its id or its seed file name."""
+    """A source by its id or its seed file name (with or without `.txt`)."""
     wanted = text.strip()
     for doc in store.all_documents("source"):
-        if wanted in (doc["id"], doc["file"]):
+        if wanted in (doc["id"], doc["file"], doc["file"].removesuffix(".txt")):
             return doc
     known = tuple(doc["id"] for doc in store.all_documents("source"))
     raise NotFoundError(f"no source with id or file {text!r}", known)

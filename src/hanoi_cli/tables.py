@@ -77,7 +77,7 @@ def _table(*headers: str) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=bool(prose))
     for header in headers:
         if header in _PROSE_COLUMNS:
-            table.add_column(header, overflow="fold", ratio=1, min_width=24)
+            table.add_column(header, overflow="fold", ratio=1, min_width=12)
         else:
             # Ids are typed back into commands: never wrapped or cut.
             identifier = header in ("id", "Id")
@@ -155,7 +155,7 @@ def _events(events: Sequence[Doc]) -> list[RenderableType]:
         return []
     table = _table("Date", "Event")
     for event in events:
-        table.add_row(text(_date(event["date"])), text(event["title"]))
+        table.add_row(text(flat_row("event", event)["date"]), text(event["title"]))
     return [_heading("Events", len(events)), table]
 
 
@@ -356,15 +356,14 @@ def print_matches(console: Console, query: str, matches: Sequence[Match]) -> Non
     """Several entities answer the query: a ranked table to choose from."""
     heading = Text(f"{len(matches)} matches for ", style=_HEADING)
     heading.append(text(repr(query), _HEADING))
-    table = _table("#", "Name", "Details", "Match", "Score", "Id")
+    table = _table("#", "Name", "Id", "Details", "Match")
     for rank, match in enumerate(matches, start=1):
         table.add_row(
             text(rank),
             text(match.name),
-            text(_details(match.document)),
-            text(f"{match.tier}: {match.matched}"),
-            text(match.score),
             text(match.id),
+            text(_details(match.document)),
+            text(f"{match.tier} {match.score:g}"),
         )
     console.print(Group(heading, table))
 
