@@ -188,3 +188,8 @@ def test_ids_printed_in_tables_can_be_typed_back(real_store: Store) -> None:
     for kind in ("person", "country", "organisation", "figure"):
         for document in real_store.all_documents(kind):
             assert find(real_store, kind, document["id"])[0].id == document["id"]
+
+
+@pytest.mark.parametrize("typed", ["Asia-Pacific", "African countries", "Latin America"])
+def test_a_breakdown_part_finds_its_figure(real_store: Store, typed: str) -> None:
+    assert [match.id for match in find(real_store, "figure", typed)] == ["signatories"]

@@ -374,7 +374,8 @@ def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str
 
 
 def _name_forms(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
-    """The ways a user may name an entity: name, id, aliases, acronym and (people) titles."""
+    """The ways a user may name an entity: name, id, aliases, acronym, titles (people) and
+    breakdown parts (figures), the last two ranked as titles."""
     if kind not in _NAMED_KINDS:
         return
     yield "name", doc["name"]
@@ -387,6 +388,11 @@ def _name_forms(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
     if kind == "person":
         for title in doc["titles"]:
             yield "title", title["title"]
+    if kind == "figure":
+        # "Asia-Pacific" finds the figure whose breakdown counts it.
+        for breakdown in doc["breakdowns"]:
+            for part in breakdown["parts"]:
+                yield "title", part["label"]
 
 
 def _searchable(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
