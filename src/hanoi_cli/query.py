@@ -57,13 +57,6 @@ _FORM_TIER = {
     "title": "title",
 }
 
-KIND_LABELS = {
-    "person": "person",
-    "country": "country",
-    "organisation": "organisation",
-    "figure": "figure",
-}
-
 
 # NamedTuples, not dataclasses: a dataclass costs ~0.4 ms of every start-up to build.
 class Match(NamedTuple):
@@ -110,13 +103,12 @@ def find(store: Store, kind: str, text: str) -> list[Match]:
     if not scored:
         scored = _fuzzy_tier(store, kind, folded, FUZZY_THRESHOLD)
     if not scored:
-        noun = KIND_LABELS.get(kind, kind)
         elsewhere = _elsewhere(store, kind, folded)
         if elsewhere:
-            raise NotFoundError(f"no {noun} matches {text!r}", (), elsewhere)
+            raise NotFoundError(f"no {kind} matches {text!r}", (), elsewhere)
         suggestions = _fuzzy_tier(store, kind, folded, SUGGESTION_THRESHOLD)
         names = tuple(dict.fromkeys(hit.name for hit in _ranked(store, suggestions)[:5]))
-        raise NotFoundError(f"no {noun} matches {text!r}", names)
+        raise NotFoundError(f"no {kind} matches {text!r}", names)
     return _ranked(store, scored)
 
 
