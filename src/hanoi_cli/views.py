@@ -113,16 +113,15 @@ class ViewBuilder:
                 self.children_of[org.parent].append(org.id)
         self.source_order = {source.id: number for number, source in enumerate(kb.sources)}
         self._taken: dict[str, dict[str, list[Doc]]] | None = None
+        self.names = {entity_id: _own_name(entity) for entity_id, entity in self.by_id.items()}
+        for statement in kb.statements:
+            self.names[statement.id] = self.names[statement.speaker]
+        # Briefs are shared by every document that lists them: built once per entity.
+        self._briefs: dict[str, Doc] = {}
 
     def name_of(self, entity_id: str) -> str:
-        entity = self.by_id[entity_id]
-        if isinstance(entity, Figure):
-            return entity.label
-        if isinstance(entity, Event | Source):
-            return entity.title
-        if isinstance(entity, Statement):
-            return self.name_of(entity.speaker)
-        return str(entity.name)
+        """What a reference shows: a name, label or title; a statement shows its speaker."""
+        return self.names[entity_id]
 
     def ref(self, entity_id: str | None) -> Doc | None:
         if entity_id is None:
@@ -133,7 +132,9 @@ class ViewBuilder:
         return [{"id": i, "entity": self.kind_of[i], "name": self.name_of(i)} for i in ids]
 
     def source_brief(self, source: Source) -> Doc:
-        return {
+        if source.id in self._briefs:
+            return self._briefs[source.id]
+        self._briefs[source.id] = brief = {
             "id": source.id,
             "outlet": source.outlet,
             "title": source.title,
@@ -141,6 +142,7 @@ class ViewBuilder:
             "published": _date(source.published),
             "file": source.file,
         }
+        return brief
 
     def sources_cited(self, *evidence_lists: Iterable[Evidence]) -> list[Doc]:
         """The sources behind a document, in the KB's order of sources."""
@@ -151,7 +153,9 @@ class ViewBuilder:
         return [self.source_brief(self.kb.sources[number]) for number in known]
 
     def statement_brief(self, statement: Statement) -> Doc:
-        return {
+        if statement.id in self._briefs:
+            return self._briefs[statement.id]
+        self._briefs[statement.id] = brief = {
             "id": statement.id,
             "speaker": self.ref(statement.speaker),
             "kind": statement.kind,
@@ -162,15 +166,19 @@ class ViewBuilder:
             "event": self.ref(statement.event),
             "evidence": _evidence(statement.evidence),
         }
+        return brief
 
     def event_brief(self, event: Event) -> Doc:
-        return {
+        if event.id in self._briefs:
+            return self._briefs[event.id]
+        self._briefs[event.id] = brief = {
             "id": event.id,
             "title": event.title,
             "date": _date(event.date),
             "end_date": _date(event.end_date),
             "place": event.place,
         }
+        return brief
 
     def _statements(self, speakers: Iterable[str]) -> list[Statement]:
         seen: dict[str, Statement] = {}
@@ -370,6 +378,16 @@ class ViewBuilder:
 
 
 ENTITY_KINDS = ("person", "country", "organisation", "figure", "event", "statement", "source")
+
+
+def _own_name(entity: Any) -> str:
+    if isinstance(entity, Figure):
+        return entity.label
+    if isinstance(entity, Event | Source):
+        return entity.title
+    if isinstance(entity, Statement):
+        return ""  # replaced by the speaker's name once every name is known
+    return str(entity.name)
 
 
 def _add(items: list[str], item: str) -> None:
