@@ -13,7 +13,7 @@ import pytest
 
 from hanoi_cli.index import Store
 from hanoi_cli.paths import packaged_kb_path
-from hanoi_cli.query import find, find_speakers, statements, timeline
+from hanoi_cli.query import find, find_speakers, search, statements, timeline
 from tests.conftest import REPO_KB, SEEDS, requires_articles, run_cli
 
 
@@ -193,3 +193,9 @@ def test_ids_printed_in_tables_can_be_typed_back(real_store: Store) -> None:
 @pytest.mark.parametrize("typed", ["Asia-Pacific", "African countries", "Latin America"])
 def test_a_breakdown_part_finds_its_figure(real_store: Store, typed: str) -> None:
     assert [match.id for match in find(real_store, "figure", typed)] == ["signatories"]
+
+
+def test_search_finds_a_number_written_with_or_without_its_comma(real_store: Store) -> None:
+    with_comma = {hit.id for hit in search(real_store, "2,500")}
+    without = {hit.id for hit in search(real_store, "2500")}
+    assert "delegates" in with_comma and "delegates" in without

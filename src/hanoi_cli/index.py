@@ -18,6 +18,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -62,6 +63,8 @@ CREATE INDEX entity_kind ON entity(kind, num);
 CREATE INDEX name_key ON name(kind, key);
 CREATE INDEX name_entity ON name(entity);
 """
+
+_GROUPED_DIGITS = re.compile(r"(\d),(\d{3})")
 
 _NAMED_KINDS = ("person", "country", "organisation", "figure")
 
@@ -364,7 +367,11 @@ def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str
             tokens.update((kind, token, num) for token in folded.split())
             if form != "title":
                 grams.append((folded, kind, num))
-        fulltext.extend((text, kind, num, field) for field, text in _searchable(kind, doc))
+        for field, text in _searchable(kind, doc):
+            fulltext.append((text, kind, num, field))
+            if _GROUPED_DIGITS.search(text):
+                # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
+                fulltext.append((_GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field))
     connection.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?)", entities)
     connection.executemany("INSERT INTO name VALUES (?, ?, ?, ?, ?)", names)
     connection.executemany("INSERT INTO token VALUES (?, ?, ?)", sorted(tokens))
@@ -415,6 +422,11 @@ def _searchable(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
     if kind == "source":
         yield "outlet", doc["outlet"]
     quotes = {item["quote"] for item in doc.get("evidence", [])}
+    if kind == "figure":
+        # A figure's evidence sits on its values and breakdown parts.
+        quotes |= {item["quote"] for value in doc["values"] for item in value["evidence"]}
+        for breakdown in doc["breakdowns"]:
+            quotes |= {item["quote"] for part in breakdown["parts"] for item in part["evidence"]}
     if kind == "statement":
         quotes.discard(doc["quote"])
     for quote in sorted(quotes):

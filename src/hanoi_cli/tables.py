@@ -397,7 +397,7 @@ def print_rows(console: Console, kind: str, docs: Sequence[Doc], title: str) -> 
 
 
 def print_search(console: Console, query: str, hits: Sequence[SearchHit]) -> None:
-    heading = Text(f"{len(hits)} results for ", style=_HEADING)
+    heading = Text(f"{len(hits)} result{'' if len(hits) == 1 else 's'} for ", style=_HEADING)
     heading.append(text(repr(query), _HEADING))
     parts: list[RenderableType] = [heading]
     current = None
