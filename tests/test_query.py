@@ -66,6 +66,11 @@ def test_person_matching_tiers(mini_store: Store, typed: str, tier: str) -> None
     assert _ids(mini_store, "person", typed) == [("antonio-guterres", tier)]
 
 
+def test_a_swapped_letter_in_a_short_name_is_forgiven(mini_store: Store) -> None:
+    # "undoc" and "unodc" share no trigram: a small KB is scanned whole for typos.
+    assert _ids(mini_store, "organisation", "UNDOC") == [("unodc", "fuzzy")]
+
+
 def test_prefix_of_a_full_name(mini_store: Store) -> None:
     assert _ids(mini_store, "person", "Luong Tam Qu") == [("luong-tam-quang", "prefix")]
 

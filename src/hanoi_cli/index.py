@@ -377,7 +377,11 @@ def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str
     connection.executemany("INSERT INTO token VALUES (?, ?, ?)", sorted(tokens))
     connection.executemany("INSERT INTO gram VALUES (?, ?, ?)", grams)
     connection.executemany("INSERT INTO fulltext VALUES (?, ?, ?, ?)", fulltext)
-    connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    gram_counts: dict[str, int] = {}
+    for _, kind, _ in grams:
+        gram_counts[kind] = gram_counts.get(kind, 0) + 1
+    counts = {f"names:{kind}": str(count) for kind, count in gram_counts.items()}
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", {**meta, **counts}.items())
     connection.executescript(_INDEXES)
     connection.commit()
 

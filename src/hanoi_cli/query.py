@@ -38,6 +38,8 @@ SUGGESTION_THRESHOLD = 55.0
 MAX_QUERY_CHARS = 1_000
 """Longer queries are refused: no name in the KB is near this long."""
 _FUZZY_CANDIDATES = 300
+_FUZZY_SCAN_LIMIT = 2_000
+"""A kind with at most this many names is scanned whole for typos (a few ms)."""
 _MIN_PREFIX = 3
 
 TIER_SCORES = {
@@ -257,16 +259,8 @@ def _forms_of(store: Store, entities: Iterable[int]) -> list[tuple[int, str]]:
 def _fuzzy_tier(store: Store, kind: str, folded: str, threshold: float) -> dict[int, _Hit]:
     from rapidfuzz import fuzz
 
-    grams = {folded[i : i + 3] for i in range(len(folded) - 2)} - {""}
-    if not grams:
-        return {}
-    match_expression = " OR ".join(f'"{gram}"' for gram in sorted(grams))
-    rows = store.rows(
-        "SELECT entity, folded FROM gram WHERE gram MATCH ? AND kind = ? ORDER BY rank LIMIT ?",
-        [match_expression, kind, _FUZZY_CANDIDATES],
-    )
     hits: dict[int, _Hit] = {}
-    for entity, candidate in rows:
+    for entity, candidate in _fuzzy_candidates(store, kind, folded):
         similarity = max(
             fuzz.ratio(folded, candidate),
             *(fuzz.ratio(folded, word) for word in candidate.split()),
@@ -275,6 +269,27 @@ def _fuzzy_tier(store: Store, kind: str, folded: str, threshold: float) -> dict[
             score = round(60.0 * similarity / 100.0, 1)
             _keep_best(hits, entity, _Hit(score, "fuzzy", similarity, candidate))
     return hits
+
+
+def _fuzzy_candidates(store: Store, kind: str, folded: str) -> list[tuple[int, str]]:
+    """Names worth scoring: every name of a small kind, else those sharing a trigram.
+
+    Trigrams find most typos fast at any size, but miss a swap in a short name ("UNDOC" and
+    "UNODC" share none), so a kind with few names is simply scanned.
+    """
+    count = store.rows("SELECT value FROM meta WHERE key = ?", [f"names:{kind}"])
+    if count and int(count[0][0]) <= _FUZZY_SCAN_LIMIT:
+        rows = store.rows("SELECT entity, folded FROM gram WHERE kind = ?", [kind])
+        return [(entity, candidate) for entity, candidate in rows]
+    grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
+    if not grams:
+        return []
+    match_expression = " OR ".join(f'"{gram}"' for gram in sorted(grams))
+    rows = store.rows(
+        "SELECT entity, folded FROM gram WHERE gram MATCH ? AND kind = ? ORDER BY rank LIMIT ?",
+        [match_expression, kind, _FUZZY_CANDIDATES],
+    )
+    return [(entity, candidate) for entity, candidate in rows]
 
 
 def _best_tier_only(hits: dict[int, _Hit]) -> dict[int, _Hit]:
