@@ -271,7 +271,8 @@ def stats(
 def quotes(
     ctx: typer.Context,
     by: Annotated[
-        str | None, typer.Option("--by", help="Only statements by this person or organisation.")
+        str | None,
+        typer.Option("--by", help="Only statements by this person, organisation or country."),
     ] = None,
     topic: Annotated[
         str | None,
