@@ -124,3 +124,21 @@ def test_event_date_ranges_are_short_iso_intervals(start: str, end: str | None, 
 
     doc = {"id": "e", "date": date(start), "end_date": date(end), "title": "t", "place": None}
     assert flat_row("event", doc)["date"] == shown
+
+
+@pytest.mark.parametrize("width", [64, 80, 120])
+def test_narrow_terminals_wrap_columns_and_drop_none(width: int) -> None:
+    from hanoi_cli.render import COLUMNS
+
+    doc = {
+        "id": "registered-attendees",
+        "label": "Registered to attend (before the event)",
+        "headline_display": "around 100",
+        "unit": "UN member states and international organisations",
+        "values": [{"display": "around 100"}, {"display": "more than 70"}],
+        "sources": [{}, {}],
+    }
+    out = io.StringIO()
+    print_rows(make_console(out, width=width, color=False), "figure", [doc], "Figures")
+    header = out.getvalue().splitlines()[1].split()
+    assert header == list(COLUMNS["figure"])

@@ -53,37 +53,11 @@ def make_console(file: Any, *, width: int | None = None, color: bool | None = No
     )
 
 
-# Long prose columns share the spare width; short ones (ids, dates, numbers) keep theirs.
-_PROSE_COLUMNS = frozenset(
-    {
-        "quote",
-        "Quote",
-        "title",
-        "Title",
-        "titles",
-        "snippet",
-        "label",
-        "name",
-        "Name",
-        "Event",
-        "Qualifier",
-        "Note",
-    }
-)
-
-
 def _table(*headers: str) -> Table:
-    prose = [header for header in headers if header in _PROSE_COLUMNS]
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=bool(prose))
+    """A plain table; Rich wraps every column to fit the width, so no column is ever dropped."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for header in headers:
-        if header in _PROSE_COLUMNS:
-            table.add_column(header, overflow="fold", ratio=1, min_width=12)
-        else:
-            # Ids are typed back into commands: never wrapped or cut.
-            identifier = header in ("id", "Id")
-            table.add_column(
-                header, overflow="fold", no_wrap=identifier, max_width=None if identifier else 24
-            )
+        table.add_column(header, overflow="fold")
     return table
 
 
