@@ -126,10 +126,6 @@ class Store:
                 found[num] = doc
         return found
 
-    def document(self, entity_id: str) -> Doc | None:
-        row = self._fetch("SELECT doc FROM entity WHERE id = ?", (entity_id,), decode=True)
-        return row[0][0] if row else None
-
     def all_documents(self, kind: str) -> Iterator[Doc]:
         done = 0
         while True:
