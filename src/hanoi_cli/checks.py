@@ -13,7 +13,7 @@ from hanoi_cli.models import Evidence, KnowledgeBase
 from hanoi_cli.text import compact, fold, fold_quote
 
 SECTIONS = ("sources", "people", "countries", "organisations", "figures", "events", "statements")
-_KIND_OF_SECTION = {
+KIND_OF_SECTION = {
     "sources": "source",
     "people": "person",
     "countries": "country",
@@ -35,7 +35,7 @@ def find_problems(kb: KnowledgeBase) -> Iterator[Problem]:
                     f"duplicate id {entity.id!r} (already used by a {kind_of_id[entity.id]})",
                 )
             else:
-                kind_of_id[entity.id] = _KIND_OF_SECTION[section]
+                kind_of_id[entity.id] = KIND_OF_SECTION[section]
     yield from _check_references(kb, kind_of_id)
     yield from _check_aliases(kb)
     for index, source in enumerate(kb.sources):

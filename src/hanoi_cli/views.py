@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from hanoi_cli.checks import iter_evidence
+from hanoi_cli.checks import KIND_OF_SECTION, iter_evidence
 from hanoi_cli.models import (
     Country,
     Event,
@@ -62,16 +62,8 @@ class ViewBuilder:
         self.kb = kb
         self.by_id: dict[str, Any] = {}
         self.kind_of: dict[str, str] = {}
-        for kind, section in (
-            ("source", kb.sources),
-            ("person", kb.people),
-            ("country", kb.countries),
-            ("organisation", kb.organisations),
-            ("figure", kb.figures),
-            ("event", kb.events),
-            ("statement", kb.statements),
-        ):
-            for entity in section:
+        for section, kind in KIND_OF_SECTION.items():
+            for entity in getattr(kb, section):
                 self.by_id[entity.id] = entity
                 self.kind_of[entity.id] = kind
         self.statements_by: dict[str, list[Statement]] = defaultdict(list)
@@ -86,10 +78,17 @@ class ViewBuilder:
                 self.events_of[participant].append(event)
         self.people_of_org: dict[str, list[str]] = defaultdict(list)
         self.orgs_of_person: dict[str, list[str]] = defaultdict(list)
+        # Reverse links computed once: looking them up per entity made a build quadratic.
+        self.orgs_in_country: dict[str, list[str]] = defaultdict(list)
+        self.children_of: dict[str, list[str]] = defaultdict(list)
         for org in kb.organisations:
             for person_id in org.people:
                 _add(self.people_of_org[org.id], person_id)
                 _add(self.orgs_of_person[person_id], org.id)
+            if org.country:
+                self.orgs_in_country[org.country].append(org.id)
+            if org.parent:
+                self.children_of[org.parent].append(org.id)
         self.people_of_country: dict[str, list[str]] = defaultdict(list)
         for person in kb.people:
             if person.country:
@@ -103,14 +102,6 @@ class ViewBuilder:
         for country in kb.countries:
             for person_id in country.representatives:
                 _add(self.people_of_country[country.id], person_id)
-        # Reverse links computed once: looking them up per entity made a build quadratic.
-        self.orgs_in_country: dict[str, list[str]] = defaultdict(list)
-        self.children_of: dict[str, list[str]] = defaultdict(list)
-        for org in kb.organisations:
-            if org.country:
-                self.orgs_in_country[org.country].append(org.id)
-            if org.parent:
-                self.children_of[org.parent].append(org.id)
         self.source_order = {source.id: number for number, source in enumerate(kb.sources)}
         self._taken: dict[str, dict[str, list[Doc]]] | None = None
         self.names = {entity_id: _own_name(entity) for entity_id, entity in self.by_id.items()}
