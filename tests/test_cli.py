@@ -303,12 +303,18 @@ def test_validate_unreadable_file_and_missing_sources_dir(tmp_path: Path) -> Non
 
 
 def test_cache_info_and_clear(isolated_environment: Path) -> None:
-    run_mini("who", "Guterres")
+    run_mini("who", "António Guterres")
     info = json.loads(run_mini("cache", "info", "--json").stdout)
     assert info["exists"] is True and info["fresh"] is True
     assert Path(info["cache_file"]).parent == isolated_environment / "hanoi-cli"
+    # An exact name needs only the core index; a search builds the full-text table once.
+    assert info["built_on_use"] == []
+    run_mini("search", "ransomware")
+    info = json.loads(run_mini("cache", "info", "--json").stdout)
+    assert info["built_on_use"] == ["fulltext"]
+    assert "built_on_use: fulltext\n" in run_mini("cache", "info").stdout
     result = run_cli("cache", "clear")
-    assert result.stdout == f"removed 1 index file(s) from {isolated_environment / 'hanoi-cli'}\n"
+    assert result.stdout == f"removed 2 index file(s) from {isolated_environment / 'hanoi-cli'}\n"
     assert json.loads(run_mini("cache", "info", "--json").stdout)["exists"] is False
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hanoi_cli import index
+from hanoi_cli import build, index
 from hanoi_cli.errors import KBUnreadableError
 from hanoi_cli.index import cache_file_for, cache_info, clear_cache, open_store
 from hanoi_cli.query import find
@@ -120,7 +120,7 @@ def test_disk_full_while_writing_leaves_no_partial_file(
     def disk_full(*_: object, **__: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(index, "_fill", _fill_then(disk_full))
+    monkeypatch.setattr(build, "fill", _fill_then(disk_full))
     warnings: list[str] = []
     store = open_store(kb_path, _env(tmp_path / "cache"), warnings.append)
     store.close()
@@ -129,7 +129,7 @@ def test_disk_full_while_writing_leaves_no_partial_file(
 
 
 def _fill_then(failure: object) -> object:
-    original = index._fill
+    original = build.fill
 
     def fill(connection: sqlite3.Connection, kb: object, meta: dict[str, str]) -> None:
         if connection.execute("PRAGMA database_list").fetchone()[2]:  # a file, not :memory:
@@ -160,8 +160,56 @@ def test_concurrent_builders_agree_and_leave_one_valid_cache(tmp_path: Path) -> 
         names = pool.map(_build_in_process, [(str(kb_path), str(cache))] * 8)
     assert set(names) == {"António Guterres"}
     files = sorted(path.name for path in (cache / "hanoi-cli").iterdir())
-    assert len(files) == 1 and files[0].endswith(".sqlite")
+    # One core index and the one derived table "Guterres" needs; no temporary file is left.
+    assert [name.split(".")[1:] for name in files] == [["sqlite"], ["token", "sqlite"]]
     assert cache_info(kb_path, _env(cache)).fresh
+    assert _name(kb_path, cache) == "António Guterres"
+
+
+def _lookup(
+    kb_path: Path, cache: Path, query: str, warnings: list[str] | None = None
+) -> list[tuple[str, str]]:
+    store = open_store(kb_path, _env(cache), (warnings if warnings is not None else []).append)
+    try:
+        return [(match.name, match.tier) for match in find(store, "person", query)]
+    finally:
+        store.close()
+
+
+def test_derived_table_of_an_older_index_is_never_used(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    # A whole-word query reads the derived `token` table.
+    assert _lookup(kb_path, cache, "Tam") == [("Lương Tam Quang", "phrase")]
+    assert cache_info(kb_path, _env(cache)).derived == ("token",)
+    write_kb(tmp_path, _rename("Lương Tâm Minh"))  # type: ignore[arg-type]
+    # The old token file is still on disk, but it belongs to the previous core index.
+    assert cache_info(kb_path, _env(cache)).derived == ()
+    assert _lookup(kb_path, cache, "Minh") == [("Lương Tâm Minh", "phrase")]
+
+
+def test_corrupt_derived_table_is_rebuilt(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    expected = _lookup(kb_path, cache, "Quang")
+    [token_file] = (cache / "hanoi-cli").glob("*.token.sqlite")
+    token_file.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    assert _lookup(kb_path, cache, "Quang") == expected
+    assert cache_info(kb_path, _env(cache)).derived == ("token",)
+
+
+def test_unwritable_cache_for_a_derived_table_falls_back_to_memory(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    assert _lookup(kb_path, cache, "António Guterres") == [("António Guterres", "exact")]
+    [core] = (cache / "hanoi-cli").glob("*.sqlite")
+    # A directory where the token file should go: it cannot be written.
+    blocker = core.with_name(f"{core.stem}.token.sqlite")
+    blocker.mkdir()
+    warnings: list[str] = []
+    assert _lookup(kb_path, cache, "Tam", warnings) == [("Lương Tam Quang", "phrase")]
+    assert len(warnings) == 1 and "in-memory token index" in warnings[0]
+    assert blocker.is_dir()
 
 
 def test_missing_kb_is_reported_by_the_loader(tmp_path: Path) -> None:
@@ -178,9 +226,13 @@ def test_cache_info_and_clear(tmp_path: Path) -> None:
     _name(kb_path, tmp_path / "cache")
     info = cache_info(kb_path, env)
     assert info.exists and info.fresh and info.size_bytes > 0 and info.built
+    # "Guterres" is a whole word of a name: its lookup built the derived token table.
+    assert info.derived == ("token",)
+    files = list((tmp_path / "cache" / "hanoi-cli").iterdir())
+    assert info.size_bytes == sum(path.stat().st_size for path in files)
     kb_path.write_text(json.dumps(json.loads(kb_path.read_text("utf-8"))), encoding="utf-8")
     assert cache_info(kb_path, env).fresh is False
-    assert clear_cache(env) == (tmp_path / "cache" / "hanoi-cli", 1)
+    assert clear_cache(env) == (tmp_path / "cache" / "hanoi-cli", 2)
     assert cache_info(kb_path, env).exists is False
 
 

@@ -436,12 +436,14 @@ def cache_info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         "fresh": info.fresh,
         "size_bytes": info.size_bytes,
         "built": info.built,
+        "built_on_use": list(info.derived),
     }
     if as_json:
         write_json(sys.stdout, document)
         return
     for key, value in document.items():
-        sys.stdout.write(f"{key}: {sanitize('' if value is None else str(value))}\n")
+        text = ", ".join(value) if isinstance(value, list) else "" if value is None else str(value)
+        sys.stdout.write(f"{key}: {sanitize(text)}\n")
 
 
 @cache_app.command("clear")

@@ -16,24 +16,22 @@ from __future__ import annotations
 import binascii
 import contextlib
 import gc
-import json
 import os
-import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hanoi_cli import __version__
 from hanoi_cli.errors import KBUnreadableError
 from hanoi_cli.paths import cache_dir
-from hanoi_cli.text import compact, fold
+from hanoi_cli.views import Assembler, EntityRow
 
 if TYPE_CHECKING:
     from hanoi_cli.models import KnowledgeBase
 
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"
 RACY_NS = 3_000_000_000
 """A KB modified this close to the build may have changed again within the same mtime tick."""
 
@@ -42,31 +40,8 @@ Rebuild = Callable[[Exception], sqlite3.Connection]
 Doc = dict[str, Any]
 Row = tuple[Any, ...]
 
-_SCHEMA = """
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE entity(num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-                    name TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TABLE name(kind TEXT NOT NULL, key TEXT NOT NULL, folded TEXT NOT NULL,
-                  form TEXT NOT NULL, entity INTEGER NOT NULL);
-CREATE TABLE token(kind TEXT NOT NULL, token TEXT NOT NULL, entity INTEGER NOT NULL,
-                   PRIMARY KEY(kind, token, entity)) WITHOUT ROWID;
-CREATE VIRTUAL TABLE gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
-                                     tokenize='trigram');
-CREATE VIRTUAL TABLE fulltext USING fts5(text, kind UNINDEXED, entity UNINDEXED,
-                                         field UNINDEXED,
-                                         tokenize='unicode61 remove_diacritics 2');
-"""
-
-# Created after the bulk insert: building an index once is cheaper than keeping it up to date.
-_INDEXES = """
-CREATE INDEX entity_kind ON entity(kind, num);
-CREATE INDEX name_key ON name(kind, key);
-CREATE INDEX name_entity ON name(entity);
-"""
-
-_GROUPED_DIGITS = re.compile(r"(\d),(\d{3})")
-
-_NAMED_KINDS = ("person", "country", "organisation", "figure")
+_BATCH = 500
+"""Documents assembled, or ids bound, per query: far below SQLite's cap on parameters."""
 
 
 class CacheInfo(NamedTuple):
@@ -76,36 +51,80 @@ class CacheInfo(NamedTuple):
     fresh: bool
     size_bytes: int
     built: str | None
+    derived: tuple[str, ...] = ()
+    """The tables built on first use that are cached for this index (`token`, `gram`, ...)."""
 
 
 class Store:
     """Read access to a built index. The query layer's only view of the KB."""
 
     def __init__(
-        self, connection: sqlite3.Connection, kb_path: Path, rebuild: Rebuild | None = None
+        self,
+        connection: sqlite3.Connection,
+        kb_path: Path,
+        warn: Warn,
+        rebuild: Rebuild | None = None,
     ) -> None:
         self.connection = connection
         self.kb_path = kb_path
+        self._warn = warn
         # For an index read from the cache: SQLite finds a damaged page only when a query
         # reads it, so the first such failure swaps in a fresh index and runs the query again.
         self._rebuild = rebuild
+        self._ready: set[str] = set()
 
-    def rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[Row]:
-        return self._fetch(sql, tuple(parameters), decode=False)
+    def require(self, table: str) -> None:
+        """Makes a derived table (`token`, `gram`, `fulltext`) queryable.
 
-    def _fetch(self, sql: str, parameters: Row, decode: bool) -> list[Row]:
-        """Rows; with `decode`, the last column parsed from JSON."""
+        A fresh copy in the cache is attached; otherwise it is built now from the core tables
+        and cached beside them, so only the first query that needs it after a KB change pays.
+        """
+        if table in self._ready:
+            return
         try:
-            return self._execute(sql, parameters, decode)
+            self._provide(table)
         except (sqlite3.DatabaseError, ValueError) as error:
             self._recover(error)
-            return self._execute(sql, parameters, decode)
+            self._provide(table)
+        self._ready.add(table)
 
-    def _execute(self, sql: str, parameters: Row, decode: bool) -> list[Row]:
-        rows = self.connection.execute(sql, parameters).fetchall()
-        if decode:
-            return [(*row[:-1], json.loads(row[-1])) for row in rows]
-        return rows
+    def _provide(self, table: str) -> None:
+        from hanoi_cli.build import derived_rows, write_derived
+
+        core_file = _database_file(self.connection)
+        build_id = _read_meta(self.connection)["build_id"] if core_file is not None else ""
+        derived = _derived_file(core_file, table) if core_file is not None else None
+        if derived is not None and _attach_fresh(self.connection, derived, table, build_id):
+            return
+        # Reading the core may find it damaged: that error is the caller's to recover from.
+        rows = derived_rows(table, self.connection)
+        if derived is not None:
+            try:
+                _write_atomically(
+                    derived, lambda target: _fill_derived(target, table, rows, build_id)
+                )
+            except (OSError, sqlite3.Error) as error:
+                reason = getattr(error, "strerror", None) or str(error)
+                self._warn(
+                    f"cache not written ({derived.parent}: {reason}); "
+                    f"using an in-memory {table} index"
+                )
+            else:
+                if _attach_fresh(self.connection, derived, table, build_id):
+                    return
+                # Replaced at once by a build for a newer KB: keep this process's own copy.
+        write_derived(table, rows, self.connection, "temp")
+
+    def rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[Row]:
+        parameters = tuple(parameters)
+        try:
+            return self._execute(sql, parameters)
+        except (sqlite3.DatabaseError, ValueError) as error:
+            self._recover(error)
+            return self._execute(sql, parameters)
+
+    def _execute(self, sql: str, parameters: Row) -> list[Row]:
+        return self.connection.execute(sql, parameters).fetchall()
 
     def _recover(self, error: Exception) -> None:
         if self._rebuild is None:
@@ -113,37 +132,100 @@ class Store:
         rebuild, self._rebuild = self._rebuild, None
         self.connection.close()
         self.connection = rebuild(error)
+        # The query being retried may read a derived table: provide it from the new index.
+        for table in self._ready:
+            self._provide(table)
 
     def documents(self, nums: Iterable[int]) -> dict[int, Doc]:
+        """The answer document of each entity, assembled from its row and links."""
         wanted = list(dict.fromkeys(nums))
         found: dict[int, Doc] = {}
-        # SQLite caps the number of bound parameters; 500 per batch stays far below it.
-        for start in range(0, len(wanted), 500):
-            batch = tuple(wanted[start : start + 500])
-            marks = ",".join("?" * len(batch))
-            sql = f"SELECT num, doc FROM entity WHERE num IN ({marks})"
-            for num, doc in self._fetch(sql, batch, decode=True):
-                found[num] = doc
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            try:
+                found.update(self._assembler().documents(batch))
+            except (sqlite3.DatabaseError, ValueError) as error:
+                self._recover(error)
+                found.update(self._assembler().documents(batch))
         return found
 
     def all_documents(self, kind: str) -> Iterator[Doc]:
-        done = 0
-        while True:
-            try:
-                cursor = self.connection.execute(
-                    "SELECT doc FROM entity WHERE kind = ? ORDER BY num LIMIT -1 OFFSET ?",
-                    (kind, done),
-                )
-                for (doc,) in cursor:
-                    yield json.loads(doc)
-                    done += 1
-                return
-            except (sqlite3.DatabaseError, ValueError) as error:
-                # Resume after the documents already given, from the rebuilt index.
-                self._recover(error)
+        """Every document of a kind, in the KB's order, a batch at a time."""
+        nums = [
+            num
+            for (num,) in self.rows("SELECT num FROM entity WHERE kind = ? ORDER BY num", [kind])
+        ]
+        for start in range(0, len(nums), _BATCH):
+            # A fresh assembler per batch: memory stays flat however big the KB is.
+            yield from self.documents(nums[start : start + _BATCH]).values()
+
+    def _assembler(self) -> Assembler:
+        return Assembler(self._entity_rows, self._links)
+
+    def _entity_rows(self, column: str, values: Sequence[Any]) -> list[EntityRow]:
+        rows: list[EntityRow] = []
+        for start in range(0, len(values), _BATCH):
+            batch = tuple(values[start : start + _BATCH])
+            marks = ",".join("?" * len(batch))
+            sql = f"SELECT num, id, kind, name, data FROM entity WHERE {column} IN ({marks})"
+            rows += [EntityRow(*row) for row in self._execute(sql, batch)]
+        return rows
+
+    def _links(self, targets: Sequence[int]) -> list[tuple[int, str, int]]:
+        links: list[tuple[int, str, int]] = []
+        for start in range(0, len(targets), _BATCH):
+            batch = tuple(targets[start : start + _BATCH])
+            marks = ",".join("?" * len(batch))
+            sql = f"SELECT target, role, source FROM link WHERE target IN ({marks}) ORDER BY rowid"
+            links += self._execute(sql, batch)
+        return links
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _database_file(connection: sqlite3.Connection) -> Path | None:
+    """The file behind a connection's main database; None for one in memory."""
+    for _, schema, file in connection.execute("PRAGMA database_list"):
+        if schema == "main":
+            return Path(file) if file else None
+    return None
+
+
+def _derived_file(core_file: Path, table: str) -> Path:
+    """`index-....sqlite` -> `index-....token.sqlite`: removed with it by `cache clear`."""
+    return core_file.with_name(f"{core_file.stem}.{table}.sqlite")
+
+
+def _attach_fresh(connection: sqlite3.Connection, path: Path, table: str, build_id: str) -> bool:
+    """Attaches the derived `table` at `path` if it was built from this very core index."""
+    if not path.is_file():
+        return False
+    schema = f"{table}_index"
+    try:
+        connection.execute(
+            f"ATTACH DATABASE ? AS {schema}", (f"{path.resolve().as_uri()}?mode=ro",)
+        )
+    except sqlite3.Error:
+        return False
+    try:
+        found = connection.execute(f"SELECT value FROM {schema}.meta WHERE key = 'core'").fetchone()
+        fresh = found is not None and found[0] == build_id
+    except sqlite3.Error:
+        fresh = False
+    if not fresh:
+        connection.execute(f"DETACH DATABASE {schema}")
+    return fresh
+
+
+def _fill_derived(
+    target: sqlite3.Connection, table: str, rows: list[tuple[object, ...]], build_id: str
+) -> None:
+    from hanoi_cli.build import write_derived
+
+    target.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    target.execute("INSERT INTO meta VALUES ('core', ?)", (build_id,))
+    write_derived(table, rows, target)
 
 
 def _stat_key(stat: os.stat_result) -> dict[str, str]:
@@ -177,8 +259,8 @@ def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
     if cache_file is not None:
         connection = _open_cached(cache_file, kb_path, stat)
         if connection is not None:
-            return Store(connection, kb_path, _rebuilder(kb_path, cache_file, warn))
-    return Store(_build(kb_path, cache_file, warn), kb_path)
+            return Store(connection, kb_path, warn, _rebuilder(kb_path, cache_file, warn))
+    return Store(_build(kb_path, cache_file, warn), kb_path, warn)
 
 
 def _rebuilder(kb_path: Path, cache_file: Path, warn: Warn) -> Rebuild:
@@ -237,7 +319,7 @@ def _open_cached(
     return connection if fresh else None
 
 
-_DOCUMENT_CODE = ("models.py", "views.py", "index.py", "text.py")
+_INDEX_CODE = ("models.py", "checks.py", "build.py", "views.py", "index.py", "text.py")
 
 
 def _code_version() -> str:
@@ -248,7 +330,7 @@ def _code_version() -> str:
     """
     package = Path(__file__).parent
     stamps = []
-    for name in _DOCUMENT_CODE:
+    for name in _INDEX_CODE:
         try:
             stamps.append((package / name).stat().st_mtime_ns)
         except OSError:
@@ -287,6 +369,7 @@ def _collector_paused() -> Iterator[None]:
 def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
     import hashlib
 
+    from hanoi_cli.build import fill
     from hanoi_cli.loading import parse_kb, read_kb_bytes
 
     built_ns = time.time_ns()
@@ -300,6 +383,8 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
         "kb_path": _path_text(kb_path),
         "kb_sha256": hashlib.sha256(raw).hexdigest(),
         "built_ns": str(built_ns),
+        # Names this build: a derived table cached beside it is used only with the same id.
+        "build_id": f"{built_ns}-{os.getpid()}",
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(built_ns / 1e9)),
         **_stat_key(stat),
     }
@@ -311,126 +396,46 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
             reason = getattr(error, "strerror", None) or str(error)
             warn(f"cache not written ({cache_file.parent}: {reason}); using an in-memory index")
     connection = sqlite3.connect(":memory:")
-    _fill(connection, kb, meta)
+    fill(connection, kb, meta)
     return connection
 
 
 def _build_file(kb: KnowledgeBase, meta: dict[str, str], cache_file: Path) -> sqlite3.Connection:
+    from hanoi_cli.build import fill
+
+    _write_atomically(cache_file, lambda connection: fill(connection, kb, meta))
+    return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
+    """Writes a SQLite file with `fill` beside `path`, then renames it into place.
+
+    Atomic: a reader sees the old file or the new one, never a partial file, and two
+    processes writing at once leave one of their files, whole.
+    """
     import tempfile
 
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=cache_file.name + ".", suffix=".tmp", dir=cache_file.parent
-    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         connection = sqlite3.connect(temporary)
         try:
+            # No journal: a failed build leaves a temporary file that is deleted, not repaired.
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
-            _fill(connection, kb, meta)
+            fill(connection)
+            connection.commit()
         finally:
             connection.close()
-        # Atomic: a reader sees the old index or the new one, never a partial file.
-        Path(temporary).replace(cache_file)
+        Path(temporary).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
-    return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
 
 
-def _fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]) -> None:
-    from hanoi_cli.views import ViewBuilder
-
-    connection.executescript(_SCHEMA)
-    builder = ViewBuilder(kb)
-    entities: list[tuple[int, str, str, str, str]] = []
-    names: list[tuple[str, str, str, str, int]] = []
-    tokens: set[tuple[str, str, int]] = set()
-    grams: list[tuple[str, str, int]] = []
-    fulltext: list[tuple[str, str, int, str]] = []
-    for num, (kind, entity_id, doc) in enumerate(builder.all_documents(), start=1):
-        name = str(doc["name"])
-        # Compact separators and no cycle check (documents are trees): a third faster to write.
-        encoded = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), check_circular=False)
-        entities.append((num, entity_id, kind, name, encoded))
-        for form, text in _name_forms(kind, doc):
-            folded = fold(text)
-            if not folded:
-                continue
-            names.append((kind, compact(folded), folded, form, num))
-            tokens.update((kind, token, num) for token in folded.split())
-            if form != "title":
-                grams.append((folded, kind, num))
-        for field, text in _searchable(kind, doc):
-            fulltext.append((text, kind, num, field))
-            if _GROUPED_DIGITS.search(text):
-                # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
-                fulltext.append((_GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field))
-    connection.executemany("INSERT INTO entity VALUES (?, ?, ?, ?, ?)", entities)
-    connection.executemany("INSERT INTO name VALUES (?, ?, ?, ?, ?)", names)
-    connection.executemany("INSERT INTO token VALUES (?, ?, ?)", sorted(tokens))
-    connection.executemany("INSERT INTO gram VALUES (?, ?, ?)", grams)
-    connection.executemany("INSERT INTO fulltext VALUES (?, ?, ?, ?)", fulltext)
-    gram_counts: dict[str, int] = {}
-    for _, kind, _ in grams:
-        gram_counts[kind] = gram_counts.get(kind, 0) + 1
-    counts = {f"names:{kind}": str(count) for kind, count in gram_counts.items()}
-    connection.executemany("INSERT INTO meta VALUES (?, ?)", {**meta, **counts}.items())
-    connection.executescript(_INDEXES)
-    connection.commit()
-
-
-def _name_forms(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
-    """The ways a user may name an entity: name, id, aliases, acronym, titles (people) and
-    breakdown parts (figures), the last two ranked as titles."""
-    if kind not in _NAMED_KINDS:
-        return
-    yield "name", doc["name"]
-    # Ids are printed in every table, so a user may type one back.
-    yield "id", doc["id"]
-    for alias in doc["aliases"]:
-        yield "alias", alias
-    if doc.get("acronym"):
-        yield "acronym", doc["acronym"]
-    if kind == "person":
-        for title in doc["titles"]:
-            yield "title", title["title"]
-    if kind == "figure":
-        # "Asia-Pacific" finds the figure whose breakdown counts it.
-        for breakdown in doc["breakdowns"]:
-            for part in breakdown["parts"]:
-                yield "title", part["label"]
-
-
-def _searchable(kind: str, doc: Doc) -> Iterator[tuple[str, str]]:
-    """(field, text) pairs that `hanoi search` looks through."""
-    yield "name", doc["name"]
-    for alias in doc.get("aliases", []):
-        yield "alias", alias
-    for title in doc.get("titles", []):
-        yield "title", title["title"]
-    if kind == "statement":
-        yield "quote", doc["quote"]
-        if doc.get("summary"):
-            yield "summary", doc["summary"]
-    if kind == "figure":
-        yield "headline_reason", doc["headline_reason"]
-        for value in doc["values"]:
-            yield "qualifier", value["qualifier"]
-    if kind == "source":
-        yield "outlet", doc["outlet"]
-    quotes = {item["quote"] for item in doc.get("evidence", [])}
-    if kind == "figure":
-        # A figure's evidence sits on its values and breakdown parts.
-        quotes |= {item["quote"] for value in doc["values"] for item in value["evidence"]}
-        for breakdown in doc["breakdowns"]:
-            quotes |= {item["quote"] for part in breakdown["parts"] for item in part["evidence"]}
-    if kind == "statement":
-        quotes.discard(doc["quote"])
-    for quote in sorted(quotes):
-        yield "evidence", quote
+DERIVED_TABLES = ("token", "gram", "fulltext")
 
 
 def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
@@ -443,11 +448,19 @@ def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
     except OSError:
         stat = None
     connection = _open_cached(cache_file, kb_path, stat) if stat is not None else None
-    built = None
-    if connection is not None:
-        built = _read_meta(connection).get("built")
+    if connection is None:
+        return CacheInfo(kb_path, cache_file, True, False, size, None)
+    derived: list[str] = []
+    try:
+        meta = _read_meta(connection)
+        for table in DERIVED_TABLES:
+            path = _derived_file(cache_file, table)
+            if _attach_fresh(connection, path, table, meta["build_id"]):
+                derived.append(table)
+                size += path.stat().st_size
+    finally:
         connection.close()
-    return CacheInfo(kb_path, cache_file, True, connection is not None, size, built)
+    return CacheInfo(kb_path, cache_file, True, True, size, meta.get("built"), tuple(derived))
 
 
 def clear_cache(environ: Mapping[str, str]) -> tuple[Path | None, int]:

@@ -225,6 +225,7 @@ def _token_tiers(store: Store, kind: str, folded: str) -> dict[int, _Hit]:
 
 def _entities_with_tokens(store: Store, kind: str, words: list[str], prefix: bool) -> set[int]:
     """Entities that have every word as a whole token (or, with `prefix`, a token's start)."""
+    store.require("token")
     found: set[int] | None = None
     for word in words:
         if prefix:
@@ -279,12 +280,16 @@ def _fuzzy_candidates(store: Store, kind: str, folded: str) -> list[tuple[int, s
     """
     count = store.rows("SELECT value FROM meta WHERE key = ?", [f"names:{kind}"])
     if count and int(count[0][0]) <= _FUZZY_SCAN_LIMIT:
-        rows = store.rows("SELECT entity, folded FROM gram WHERE kind = ?", [kind])
+        rows = store.rows(
+            "SELECT entity, folded FROM name WHERE kind = ? AND form != 'title' ORDER BY rowid",
+            [kind],
+        )
         return [(entity, candidate) for entity, candidate in rows]
     grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
     if not grams:
         return []
     match_expression = " OR ".join(f'"{gram}"' for gram in sorted(grams))
+    store.require("gram")
     rows = store.rows(
         "SELECT entity, folded FROM gram WHERE gram MATCH ? AND kind = ? ORDER BY rank LIMIT ?",
         [match_expression, kind, _FUZZY_CANDIDATES],
@@ -377,6 +382,7 @@ def search(store: Store, text: str, limit: int = 50) -> list[SearchHit]:
     """Full-text search; one hit per entity, grouped by kind, kinds ordered by best hit."""
     folded, _ = clean_query(text)
     expression = " ".join(f'"{word}"*' for word in folded.split())
+    store.require("fulltext")
     rows = store.rows(
         "SELECT f.kind, e.id, e.name, f.field, "
         f"snippet(fulltext, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 16), rank "

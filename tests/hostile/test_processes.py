@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hanoi_cli import index
+from hanoi_cli import build
 from tests.conftest import MINI_KB
 from tests.hostile.conftest import (
     assert_contract,
@@ -233,14 +233,14 @@ def test_disk_full_while_writing_the_cache(
 
         monkeypatch.setattr(Path, "replace", full)
     else:
-        real_fill = index._fill
+        real_fill = build.fill
 
         def fill_then_full(connection: sqlite3.Connection, *args: Any) -> None:
             if connection.execute("PRAGMA database_list").fetchone()[2]:
                 raise sqlite3.OperationalError("database or disk is full")
             real_fill(connection, *args)
 
-        monkeypatch.setattr(index, "_fill", fill_then_full)
+        monkeypatch.setattr(build, "fill", fill_then_full)
     outcome = invoke_mini("search", "historic", "--json")
     assert_contract(outcome, {0}, as_json=True)
     assert outcome.stderr.count("\n") == 1
@@ -251,7 +251,8 @@ def test_disk_full_while_writing_the_cache(
 
 def _cache_file(isolated_environment: Path) -> Path:
     assert invoke_mini("who", "Guterres", "--json").exit_code == 0
-    (cache,) = (isolated_environment / "hanoi-cli").glob("index-*.sqlite")
+    # The core index; tables built on first use sit beside it as `index-....token.sqlite`.
+    (cache,) = (isolated_environment / "hanoi-cli").glob("index-*-*[0-9].sqlite")
     return cache
 
 
