@@ -91,3 +91,17 @@ def test_empty_quote_is_rejected() -> None:
 def test_shipped_schema_matches_the_models() -> None:
     shipped = (ROOT / "data" / "facts.schema.json").read_text(encoding="utf-8")
     assert shipped == json_schema_text(), "run: python scripts/export_schema.py"
+
+
+@pytest.mark.parametrize("kb_file", ["data/facts.json", "tests/fixtures/mini_kb.json"])
+def test_entity_evidence_finds_what_the_generic_walk_finds(kb_file: str) -> None:
+    """The index's per-field evidence lists miss nothing the model-walking check sees."""
+    from collections import Counter
+
+    from hanoi_cli.checks import SECTIONS, entity_evidence, iter_evidence
+
+    kb = KnowledgeBase.model_validate_json((ROOT / kb_file).read_bytes())
+    for section in SECTIONS:
+        for entity in getattr(kb, section):
+            walked = Counter(evidence for _, evidence in iter_evidence("", entity))
+            assert Counter(entity_evidence(entity)) == walked, entity.id

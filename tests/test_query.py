@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hanoi_cli.errors import NotFoundError, UsageError
 from hanoi_cli.index import Store
@@ -210,3 +212,10 @@ def test_completion_offers_the_spelling_being_typed(mini_store: Store) -> None:
     ]
     assert names_for_completion(mini_store, "figure", "sig") == ["signatories"]
     assert names_for_completion(mini_store, "person", "zz") == []
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_fold_ascii_fast_path_equals_the_general_path(text: str) -> None:
+    from hanoi_cli.text import _fold_unicode
+
+    assert fold(text) == _fold_unicode(text)

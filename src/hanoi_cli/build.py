@@ -101,7 +101,7 @@ def fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]
     connection.executemany(
         "INSERT INTO entity VALUES (?, ?, ?, ?, ?)",
         (
-            (num_of[entity.id], entity.id, kind, names[entity.id], entity.model_dump_json())
+            (num_of[entity.id], entity.id, kind, names[entity.id], _json(entity))
             for kind, entities in sections
             for entity in entities
         ),
@@ -113,7 +113,8 @@ def fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]
         for entity in entities:
             num = num_of[entity.id]
             for form, text in _name_forms(entity):
-                folded = fold(text)
+                # An id is lower-case words joined by hyphens: its folded form needs no fold.
+                folded = entity.id.replace("-", " ") if form == "id" else fold(text)
                 if folded:
                     name_rows.append((kind, compact(folded), folded, form, num))
                     if form != "title":
@@ -163,6 +164,11 @@ def _fulltext_rows(core: sqlite3.Connection) -> Iterator[tuple[str, str, int, st
             if _GROUPED_DIGITS.search(text):
                 # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
                 yield _GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field
+
+
+def _json(entity: Entity) -> bytes:
+    """The entity as compact JSON: what `model_dump_json` gives, without its wrapper's cost."""
+    return type(entity).__pydantic_serializer__.to_json(entity)
 
 
 def _own_name(entity: Entity) -> str:

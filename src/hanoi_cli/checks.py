@@ -122,28 +122,26 @@ def _check_aliases(kb: KnowledgeBase) -> Iterator[Problem]:
         owners: dict[str, list[tuple[int, bool]]] = defaultdict(list)
         for index, entity in enumerate(getattr(kb, section)):
             primary = entity.label if section == "figures" else entity.name
-            keys: dict[str, bool] = {}
-            for form in (primary, *entity.aliases, *_acronym(entity)):
-                keys.setdefault(compact(fold(form)), False)
+            forms = [primary, *entity.aliases]
+            if section == "organisations" and entity.acronym:
+                forms.append(entity.acronym)
+            keys = dict.fromkeys((compact(fold(form)) for form in forms), False)
             for form in entity.shared_aliases:
                 keys[compact(fold(form))] = True
             for key, shared in keys.items():
                 if key:
                     owners[key].append((index, shared))
         for key, claims in owners.items():
+            if len(claims) == 1:
+                continue
             unmarked = [index for index, shared in claims if not shared]
-            if len(claims) > 1 and len(unmarked) > 1:
+            if len(unmarked) > 1:
                 where = ", ".join(f"{section}[{index}]" for index in unmarked)
                 yield Problem(
                     f"{section}[{unmarked[1]}]",
                     f"name or alias {key!r} is used by {where}; "
                     "list it in shared_aliases if that is intended",
                 )
-
-
-def _acronym(entity: object) -> tuple[str, ...]:
-    acronym = getattr(entity, "acronym", None)
-    return (acronym,) if isinstance(acronym, str) else ()
 
 
 def _all_evidence(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
