@@ -6,15 +6,11 @@ folded name keys that exact and prefix lookups use. `views.py` assembles answer 
 the rows and links at query time: storing finished documents made the index four times the
 KB's size and its build five times slower.
 
-Three tables are derived from the core and built the first time a query needs them: `token`
-(whole-word name matching), `gram` (trigrams for typos in big KBs) and `fulltext` (`hanoi
-search`). A plain `who` with an exact name never waits for them.
+The tables derived from the core (`derived.py`) are built the first time a query needs them.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
 from collections.abc import Iterator
 
@@ -38,8 +34,6 @@ from hanoi_cli.views import (
     ORGANISATIONS,
     PEOPLE,
     SAID,
-    Data,
-    evidence_items,
 )
 
 CORE_SCHEMA = """
@@ -59,26 +53,6 @@ CREATE INDEX link_target ON link(target);
 CREATE INDEX name_key ON name(kind, key);
 CREATE INDEX name_entity ON name(entity);
 """
-
-DERIVED_SCHEMA = {
-    "token": """
-        CREATE TABLE {schema}.token(kind TEXT NOT NULL, token TEXT NOT NULL,
-                                    entity INTEGER NOT NULL,
-                                    PRIMARY KEY(kind, token, entity)) WITHOUT ROWID;
-    """,
-    "gram": """
-        CREATE VIRTUAL TABLE {schema}.gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
-                                                      tokenize='trigram');
-    """,
-    "fulltext": """
-        CREATE VIRTUAL TABLE {schema}.fulltext USING fts5(
-            text, kind UNINDEXED, entity UNINDEXED, field UNINDEXED,
-            tokenize='unicode61 remove_diacritics 2');
-    """,
-}
-"""The tables built on first use, each from the core alone."""
-
-_GROUPED_DIGITS = re.compile(r"(\d),(\d{3})")
 
 Entity = Source | Person | Country | Organisation | Figure | Event | Statement
 
@@ -125,45 +99,6 @@ def fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]
     connection.executemany("INSERT INTO meta VALUES (?, ?)", {**meta, **names_meta}.items())
     connection.executescript(CORE_INDEXES)
     connection.commit()
-
-
-DerivedRows = list[tuple[object, ...]]
-
-
-def derived_rows(table: str, core: sqlite3.Connection) -> DerivedRows:
-    """The rows of derived `table`, read from the `core` tables."""
-    if table == "token":
-        forms = core.execute("SELECT kind, folded, entity FROM name").fetchall()
-        return sorted(
-            {(kind, token, entity) for kind, folded, entity in forms for token in folded.split()}
-        )
-    if table == "gram":
-        return core.execute(
-            "SELECT folded, kind, entity FROM name WHERE form != 'title' ORDER BY rowid"
-        ).fetchall()
-    if table == "fulltext":
-        return list(_fulltext_rows(core))
-    raise ValueError(f"no derived table {table!r}")
-
-
-def write_derived(
-    table: str, rows: DerivedRows, target: sqlite3.Connection, schema: str = "main"
-) -> None:
-    """Creates derived `table` in `target`'s `schema` (`main`, or `temp` for this process)."""
-    target.executescript(DERIVED_SCHEMA[table].format(schema=schema))
-    if rows:
-        marks = ", ".join("?" * len(rows[0]))
-        target.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", rows)
-    target.commit()
-
-
-def _fulltext_rows(core: sqlite3.Connection) -> Iterator[tuple[str, str, int, str]]:
-    for num, kind, name, data in core.execute("SELECT num, kind, name, data FROM entity"):
-        for field, text in _searchable(kind, json.loads(data), name):
-            yield text, kind, num, field
-            if _GROUPED_DIGITS.search(text):
-                # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
-                yield _GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field
 
 
 def _json(entity: Entity) -> bytes:
@@ -240,26 +175,3 @@ def _name_forms(entity: Entity) -> Iterator[tuple[str, str]]:
         for breakdown in entity.breakdowns:
             for part in breakdown.parts:
                 yield "title", part.label
-
-
-def _searchable(kind: str, data: Data, name: str) -> Iterator[tuple[str, str]]:
-    """(field, text) pairs that `hanoi search` looks through."""
-    yield "name", name
-    for alias in (*data.get("aliases", ()), *data.get("shared_aliases", ())):
-        yield "alias", alias
-    for title in data.get("titles", ()):
-        yield "title", title["title"]
-    quotes = {item["quote"] for item in evidence_items(kind, data)}
-    if kind == "statement":
-        yield "quote", data["quote"]
-        if data["summary"]:
-            yield "summary", data["summary"]
-        quotes.discard(data["quote"])
-    if kind == "figure":
-        yield "headline_reason", data["headline_reason"]
-        for value in data["values"]:
-            yield "qualifier", value["qualifier"]
-    if kind == "source":
-        yield "outlet", data["outlet"]
-    for quote in sorted(quotes):
-        yield "evidence", quote

@@ -89,13 +89,13 @@ class Store:
         self._ready.add(table)
 
     def _provide(self, table: str) -> None:
-        from hanoi_cli.build import derived_rows, write_derived
-
         core_file = _database_file(self.connection)
         build_id = _read_meta(self.connection)["build_id"] if core_file is not None else ""
         derived = _derived_file(core_file, table) if core_file is not None else None
         if derived is not None and _attach_fresh(self.connection, derived, table, build_id):
             return
+        from hanoi_cli.derived import derived_rows, write_derived
+
         # Reading the core may find it damaged: that error is the caller's to recover from.
         rows = derived_rows(table, self.connection)
         if derived is not None:
@@ -221,7 +221,7 @@ def _attach_fresh(connection: sqlite3.Connection, path: Path, table: str, build_
 def _fill_derived(
     target: sqlite3.Connection, table: str, rows: list[tuple[object, ...]], build_id: str
 ) -> None:
-    from hanoi_cli.build import write_derived
+    from hanoi_cli.derived import write_derived
 
     target.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     target.execute("INSERT INTO meta VALUES ('core', ?)", (build_id,))
@@ -319,7 +319,15 @@ def _open_cached(
     return connection if fresh else None
 
 
-_INDEX_CODE = ("models.py", "checks.py", "build.py", "views.py", "index.py", "text.py")
+_INDEX_CODE = (
+    "models.py",
+    "checks.py",
+    "build.py",
+    "derived.py",
+    "views.py",
+    "index.py",
+    "text.py",
+)
 
 
 def _code_version() -> str:
@@ -435,9 +443,6 @@ def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) ->
         raise
 
 
-DERIVED_TABLES = ("token", "gram", "fulltext")
-
-
 def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
     cache_file = cache_file_for(kb_path, environ)
     if cache_file is None or not cache_file.is_file():
@@ -450,10 +455,12 @@ def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
     connection = _open_cached(cache_file, kb_path, stat) if stat is not None else None
     if connection is None:
         return CacheInfo(kb_path, cache_file, True, False, size, None)
+    from hanoi_cli.derived import DERIVED_SCHEMA
+
     derived: list[str] = []
     try:
         meta = _read_meta(connection)
-        for table in DERIVED_TABLES:
+        for table in DERIVED_SCHEMA:
             path = _derived_file(cache_file, table)
             if _attach_fresh(connection, path, table, meta["build_id"]):
                 derived.append(table)

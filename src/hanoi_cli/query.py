@@ -230,12 +230,14 @@ def _entities_with_tokens(store: Store, kind: str, words: list[str], prefix: boo
     for word in words:
         if prefix:
             rows = store.rows(
-                "SELECT entity FROM token WHERE kind = ? AND token >= ? AND token < ?",
+                "SELECT entities FROM token WHERE kind = ? AND token >= ? AND token < ?",
                 [kind, word, word + "\U0010ffff"],
             )
         else:
-            rows = store.rows("SELECT entity FROM token WHERE kind = ? AND token = ?", [kind, word])
-        entities = {entity for (entity,) in rows}
+            rows = store.rows(
+                "SELECT entities FROM token WHERE kind = ? AND token = ?", [kind, word]
+            )
+        entities = {int(num) for (nums,) in rows for num in nums.split(",")}
         found = entities if found is None else found & entities
         if not found:
             return set()

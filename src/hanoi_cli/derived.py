@@ -1,0 +1,103 @@
+"""The index tables derived from the core, built the first time a query needs one.
+
+`token` (whole-word name matching), `gram` (trigrams for typos in a big KB) and `fulltext`
+(`hanoi search`) are read from the core tables alone, so a lookup that needs none of them (an
+exact name) never waits for them, and building one needs neither the KB file nor pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+
+from hanoi_cli.views import Data, evidence_items
+
+DERIVED_SCHEMA = {
+    # One row per word, with the nums of the entities whose names have it ("3,17,240"):
+    # a row per (word, entity) made the table ten times longer and slower to build.
+    "token": """
+        CREATE TABLE {schema}.token(kind TEXT NOT NULL, token TEXT NOT NULL,
+                                    entities TEXT NOT NULL,
+                                    PRIMARY KEY(kind, token)) WITHOUT ROWID;
+    """,
+    "gram": """
+        CREATE VIRTUAL TABLE {schema}.gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
+                                                      tokenize='trigram');
+    """,
+    "fulltext": """
+        CREATE VIRTUAL TABLE {schema}.fulltext USING fts5(
+            text, kind UNINDEXED, entity UNINDEXED, field UNINDEXED,
+            tokenize='unicode61 remove_diacritics 2');
+    """,
+}
+"""The tables built on first use, each from the core alone."""
+
+_GROUPED_DIGITS = re.compile(r"(\d),(\d{3})")
+
+
+DerivedRows = list[tuple[object, ...]]
+
+
+def derived_rows(table: str, core: sqlite3.Connection) -> DerivedRows:
+    """The rows of derived `table`, read from the `core` tables."""
+    if table == "token":
+        owners: dict[tuple[str, str], dict[int, None]] = {}
+        for kind, folded, entity in core.execute("SELECT kind, folded, entity FROM name"):
+            for token in folded.split():
+                owners.setdefault((kind, token), {})[entity] = None
+        return [
+            (kind, token, ",".join(map(str, entities)))
+            for (kind, token), entities in sorted(owners.items())
+        ]
+    if table == "gram":
+        return core.execute(
+            "SELECT folded, kind, entity FROM name WHERE form != 'title' ORDER BY rowid"
+        ).fetchall()
+    if table == "fulltext":
+        return list(_fulltext_rows(core))
+    raise ValueError(f"no derived table {table!r}")
+
+
+def write_derived(
+    table: str, rows: DerivedRows, target: sqlite3.Connection, schema: str = "main"
+) -> None:
+    """Creates derived `table` in `target`'s `schema` (`main`, or `temp` for this process)."""
+    target.executescript(DERIVED_SCHEMA[table].format(schema=schema))
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        target.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", rows)
+    target.commit()
+
+
+def _fulltext_rows(core: sqlite3.Connection) -> Iterator[tuple[str, str, int, str]]:
+    for num, kind, name, data in core.execute("SELECT num, kind, name, data FROM entity"):
+        for field, text in _searchable(kind, json.loads(data), name):
+            yield text, kind, num, field
+            if _GROUPED_DIGITS.search(text):
+                # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
+                yield _GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field
+
+
+def _searchable(kind: str, data: Data, name: str) -> Iterator[tuple[str, str]]:
+    """(field, text) pairs that `hanoi search` looks through."""
+    yield "name", name
+    for alias in (*data.get("aliases", ()), *data.get("shared_aliases", ())):
+        yield "alias", alias
+    for title in data.get("titles", ()):
+        yield "title", title["title"]
+    quotes = {item["quote"] for item in evidence_items(kind, data)}
+    if kind == "statement":
+        yield "quote", data["quote"]
+        if data["summary"]:
+            yield "summary", data["summary"]
+        quotes.discard(data["quote"])
+    if kind == "figure":
+        yield "headline_reason", data["headline_reason"]
+        for value in data["values"]:
+            yield "qualifier", value["qualifier"]
+    if kind == "source":
+        yield "outlet", data["outlet"]
+    for quote in sorted(quotes):
+        yield "evidence", quote
