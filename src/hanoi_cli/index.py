@@ -1,8 +1,10 @@
-"""The index: a SQLite file of finished answer documents and pre-folded name keys.
+"""The index: SQLite files of entity rows, links and pre-folded name keys, and the cache.
 
-Built once per KB content from the validated models and kept in the cache directory, so a
-warm query opens one file, runs two or three indexed lookups and parses one document: no
-pydantic, no full JSON parse, whatever the KB's size.
+The core is built once per KB content from the validated models (`build.py`) and kept in the
+cache directory, so a warm query opens one file, runs a few indexed lookups and assembles its
+answer from a handful of rows (`views.py`): no pydantic, no full JSON parse, whatever the KB's
+size. The token, trigram and full-text tables (`derived.py`) are built from the core the first
+time a query needs them and cached beside it, each tied to its core by a build id.
 
 The cache is never required. It is keyed by the KB's path and checked against the file's size,
 mtime, ctime and inode (and its SHA-256 when the file changed within the last seconds of a
