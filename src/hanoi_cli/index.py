@@ -38,7 +38,8 @@ RACY_NS = 3_000_000_000
 """A KB modified this close to the build may have changed again within the same mtime tick."""
 
 Warn = Callable[[str], None]
-Rebuild = Callable[[Exception], sqlite3.Connection]
+Rebuild = Callable[[Exception, bool], sqlite3.Connection]
+"""(the error, whether derived tables were attached) -> a connection to a new index."""
 Doc = dict[str, Any]
 Row = tuple[Any, ...]
 
@@ -133,7 +134,7 @@ class Store:
             raise error
         rebuild, self._rebuild = self._rebuild, None
         self.connection.close()
-        self.connection = rebuild(error)
+        self.connection = rebuild(error, bool(self._ready))
         # The query being retried may read a derived table: provide it from the new index.
         for table in self._ready:
             self._provide(table)
@@ -266,8 +267,10 @@ def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
 
 
 def _rebuilder(kb_path: Path, cache_file: Path, warn: Warn) -> Rebuild:
-    def rebuild(error: Exception) -> sqlite3.Connection:
-        warn(f"index cache {cache_file} is damaged ({error}); rebuilding it")
+    def rebuild(error: Exception, with_derived: bool) -> sqlite3.Connection:
+        # SQLite does not say which attached file a damaged page is in.
+        where = f"{cache_file} or a table cached beside it" if with_derived else str(cache_file)
+        warn(f"index cache {where} is damaged ({error}); rebuilding it")
         with contextlib.suppress(OSError):
             cache_file.unlink()
         return _build(kb_path, cache_file, warn)

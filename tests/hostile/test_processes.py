@@ -292,6 +292,72 @@ def test_damaged_cache_pages_are_rebuilt(isolated_environment: Path) -> None:
     assert rebuilt > 10
 
 
+# The tables built on first use, each with a query that reads it on the fixture KB.
+DERIVED_QUERIES = {
+    "token": ("who", "Guterres", "--json"),
+    "fulltext": ("search", "historic", "--json"),
+}
+
+
+def _derived_file(isolated_environment: Path, table: str) -> tuple[Path, bytes]:
+    """The cached derived table, built by its query, and that query's correct answer."""
+    answer = invoke_mini(*DERIVED_QUERIES[table])
+    assert answer.exit_code == 0
+    (derived,) = (isolated_environment / "hanoi-cli").glob(f"index-*.{table}.sqlite")
+    return derived, answer.stdout.encode()
+
+
+@pytest.mark.parametrize("table", sorted(DERIVED_QUERIES))
+def test_damaged_derived_table_pages_give_the_same_answer(
+    isolated_environment: Path, table: str
+) -> None:
+    derived, expected = _derived_file(isolated_environment, table)
+    original = derived.read_bytes()
+    page = 4096
+    for start in range(0, len(original), page):
+        for junk in (b"\x00", b"\xff"):
+            derived.write_bytes(original[:start] + junk * page + original[start + page :])
+            outcome = invoke_mini(*DERIVED_QUERIES[table])
+            assert_contract(outcome, {0}, as_json=True)
+            assert outcome.stdout.encode() == expected
+            assert outcome.stderr.count("\n") <= 1
+        # Leave a good copy for the next page: a rebuild may have replaced the file.
+        derived.write_bytes(original)
+
+
+@pytest.mark.parametrize("table", sorted(DERIVED_QUERIES))
+@pytest.mark.parametrize(
+    "damage", ["truncated", "empty", "directory", "forged"], ids=lambda damage: damage
+)
+def test_broken_derived_table_file_gives_the_same_answer(
+    isolated_environment: Path, table: str, damage: str
+) -> None:
+    derived, expected = _derived_file(isolated_environment, table)
+    original = derived.read_bytes()
+    if damage == "truncated":
+        derived.write_bytes(original[: len(original) // 2])
+    elif damage == "empty":
+        derived.write_bytes(b"")
+    elif damage == "directory":
+        derived.unlink()
+        derived.mkdir()
+    else:
+        # The right build id, but none of the table it claims to hold.
+        build_id = sqlite3.connect(derived).execute("SELECT value FROM meta").fetchone()[0]
+        derived.unlink()
+        forged = sqlite3.connect(derived)
+        forged.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        forged.execute("INSERT INTO meta VALUES ('core', ?)", (build_id,))
+        forged.commit()
+        forged.close()
+    outcome = invoke_mini(*DERIVED_QUERIES[table])
+    assert_contract(outcome, {0}, as_json=True)
+    assert outcome.stdout.encode() == expected
+    assert outcome.stderr.count("\n") <= 1
+    leftovers = [path.name for path in derived.parent.iterdir() if path.suffix == ".tmp"]
+    assert leftovers == []
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"SQLite format 3\x00", b"not a database at all" * 100, b"\x00" * 8192],
