@@ -14,8 +14,8 @@ import pytest
 from hanoi_cli import build, index
 from hanoi_cli.errors import KBUnreadableError
 from hanoi_cli.index import cache_file_for, cache_info, clear_cache, open_store
-from hanoi_cli.query import find
-from tests.kbfactory import KBDict, write_kb
+from hanoi_cli.query import find, search
+from tests.kbfactory import KBDict, mini_kb_dict, write_kb
 
 
 def _env(cache_home: Path) -> dict[str, str]:
@@ -259,3 +259,83 @@ def test_figure_values_that_differ_only_in_wording_agree(tmp_path: Path) -> None
     [match] = find(store, "figure", "signatories")
     assert match.document["sources_agree"] is True
     assert [value["display"] for value in match.document["values"]] == ["72", "at least 72"]
+
+
+def test_damaged_derived_table_is_rebuilt_without_the_core(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    env = _env(cache)
+    store = open_store(kb_path, env, [].append)
+    search(store, "historic")
+    expected = _lookup(kb_path, cache, "Tam")
+    store.close()
+    [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
+    core_stat = core.stat()
+    [token_file] = (cache / "hanoi-cli").glob("*.token.sqlite")
+    connection = sqlite3.connect(token_file)
+    [(root,)] = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'token'")
+    connection.close()
+    # Junk in the table's own page; its meta table still says it belongs to this core.
+    original = token_file.read_bytes()
+    start = (root - 1) * 4096
+    token_file.write_bytes(original[:start] + b"\xff" * 4096 + original[start + 4096 :])
+    warnings: list[str] = []
+    assert _lookup(kb_path, cache, "Tam", warnings) == expected
+    assert len(warnings) == 1 and "is damaged" in warnings[0]
+    # Only the damaged table was rebuilt: the core and the full-text table are as they were.
+    assert (core.stat().st_ino, core.stat().st_mtime_ns) == (
+        core_stat.st_ino,
+        core_stat.st_mtime_ns,
+    )
+    assert cache_info(kb_path, env).derived == ("token", "fulltext")
+
+
+def test_two_unwritable_derived_tables_give_one_warning(tmp_path: Path) -> None:
+    kb = mini_kb_dict()
+    template = kb["people"][0]
+    # More names than are scanned whole, so a typo needs the trigram table as well.
+    kb["people"] += [
+        {**template, "id": f"person-{n}", "name": f"Person Number {n}", "aliases": []}
+        for n in range(2_100)
+    ]
+    kb_path = tmp_path / "big.json"
+    kb_path.write_text(json.dumps(kb), encoding="utf-8")
+    cache = tmp_path / "cache"
+    assert _lookup(kb_path, cache, "Lương Tam Quang")
+    [core] = (cache / "hanoi-cli").glob("*.sqlite")
+    for table in ("token", "gram"):
+        core.with_name(f"{core.stem}.{table}.sqlite").mkdir()
+    warnings: list[str] = []
+    assert _lookup(kb_path, cache, "Lương Tam Quangg", warnings)[0][1] == "fuzzy"
+    assert len(warnings) == 1 and warnings[0].startswith("cache not written")
+
+
+def test_core_without_a_build_id_is_rebuilt(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    expected = _lookup(kb_path, cache, "Tam")
+    [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
+    connection = sqlite3.connect(core)
+    connection.execute("DELETE FROM meta WHERE key = 'build_id'")
+    connection.commit()
+    connection.close()
+    assert cache_info(kb_path, _env(cache)).fresh is False
+    assert _lookup(kb_path, cache, "Tam") == expected
+    assert cache_info(kb_path, _env(cache)).fresh is True
+
+
+def test_temporary_files_left_by_a_killed_build_are_removed(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    core = cache_file_for(kb_path, _env(cache))
+    assert core is not None
+    core.parent.mkdir(parents=True)
+    stale = core.with_name(f"{core.name}.abc123.tmp")
+    recent = core.with_name(f"{core.name}.def456.tmp")
+    for path in (stale, recent):
+        path.write_bytes(b"half an index")
+    hour_ago = time.time_ns() - 3_600_000_000_000
+    os.utime(stale, ns=(hour_ago, hour_ago))
+    _name(kb_path, cache)
+    # The old one was left by a killed build; the new one may be another build in progress.
+    assert not stale.exists() and recent.exists()

@@ -199,3 +199,15 @@ def test_search_finds_a_number_written_with_or_without_its_comma(real_store: Sto
     with_comma = {hit.id for hit in search(real_store, "2,500")}
     without = {hit.id for hit in search(real_store, "2500")}
     assert "delegates" in with_comma and "delegates" in without
+
+
+def test_search_ties_put_people_and_organisations_before_sources(real_store: Store) -> None:
+    """ "VOV" is an organisation's name and three sources' outlet, with the same rank."""
+    from hanoi_cli.query import search
+
+    hits = search(real_store, "VOV")
+    tied = [hit for hit in hits if hit.rank == hits[0].rank]
+    assert {hit.kind for hit in tied} >= {"organisation", "source"}
+    assert hits[0].kind == "organisation" and hits[0].id == "vov"
+    kinds = [hit.kind for hit in tied]
+    assert kinds.index("organisation") < kinds.index("source")

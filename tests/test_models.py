@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -105,3 +106,17 @@ def test_entity_evidence_finds_what_the_generic_walk_finds(kb_file: str) -> None
         for entity in getattr(kb, section):
             walked = Counter(evidence for _, evidence in iter_evidence("", entity))
             assert Counter(entity_evidence(entity)) == walked, entity.id
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity"])
+@pytest.mark.parametrize("field", ["value", "headline"])
+def test_numbers_that_are_not_finite_are_refused(number: str, field: str) -> None:
+    """JSON has no infinity, but `1e400` overflows to one: no figure can be infinite."""
+    figure = _figure()
+    if field == "value":
+        figure["values"] = [{**figure["values"][0], "value": "NUMBER"}]
+    else:
+        figure["headline"] = "NUMBER"
+    raw = json.dumps(figure).replace('"NUMBER"', number)
+    with pytest.raises(ValidationError, match="finite number"):
+        Figure.model_validate_json(raw)

@@ -22,8 +22,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
+from glob import escape as glob_escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from hanoi_cli import __version__
 from hanoi_cli.errors import KBUnreadableError
@@ -38,8 +40,7 @@ RACY_NS = 3_000_000_000
 """A KB modified this close to the build may have changed again within the same mtime tick."""
 
 Warn = Callable[[str], None]
-Rebuild = Callable[[Exception, bool], sqlite3.Connection]
-"""(the error, whether derived tables were attached) -> a connection to a new index."""
+_T = TypeVar("_T")
 Doc = dict[str, Any]
 Row = tuple[Any, ...]
 
@@ -66,15 +67,17 @@ class Store:
         connection: sqlite3.Connection,
         kb_path: Path,
         warn: Warn,
-        rebuild: Rebuild | None = None,
+        cache_file: Path | None = None,
     ) -> None:
         self.connection = connection
         self.kb_path = kb_path
         self._warn = warn
-        # For an index read from the cache: SQLite finds a damaged page only when a query
-        # reads it, so the first such failure swaps in a fresh index and runs the query again.
-        self._rebuild = rebuild
+        # The cache file this index was read from, while it may still be rebuilt in place.
+        self._cache_file = cache_file
         self._ready: set[str] = set()
+        self._attached: set[str] = set()
+        self._derived_repaired = False
+        self._warned: set[str] = set()
 
     def require(self, table: str) -> None:
         """Makes a derived table (`token`, `gram`, `fulltext`) queryable.
@@ -82,20 +85,16 @@ class Store:
         A fresh copy in the cache is attached; otherwise it is built now from the core tables
         and cached beside them, so only the first query that needs it after a KB change pays.
         """
-        if table in self._ready:
-            return
-        try:
-            self._provide(table)
-        except (sqlite3.DatabaseError, ValueError) as error:
-            self._recover(error)
-            self._provide(table)
-        self._ready.add(table)
+        if table not in self._ready:
+            self._retrying(lambda: self._provide(table))
+            self._ready.add(table)
 
     def _provide(self, table: str) -> None:
         core_file = _database_file(self.connection)
-        build_id = _read_meta(self.connection)["build_id"] if core_file is not None else ""
+        build_id = _read_meta(self.connection).get("build_id", "") if core_file else ""
         derived = _derived_file(core_file, table) if core_file is not None else None
         if derived is not None and _attach_fresh(self.connection, derived, table, build_id):
+            self._attached.add(table)
             return
         from hanoi_cli.derived import derived_rows, write_derived
 
@@ -108,35 +107,88 @@ class Store:
                 )
             except (OSError, sqlite3.Error) as error:
                 reason = getattr(error, "strerror", None) or str(error)
-                self._warn(
+                self._warn_once(
+                    "unwritable",
                     f"cache not written ({derived.parent}: {reason}); "
-                    f"using an in-memory {table} index"
+                    f"using an in-memory {table} index",
                 )
             else:
                 if _attach_fresh(self.connection, derived, table, build_id):
+                    self._attached.add(table)
                     return
                 # Replaced at once by a build for a newer KB: keep this process's own copy.
+        # In memory, not in a temporary file that a full /tmp could refuse.
+        self.connection.execute("PRAGMA temp_store = MEMORY")
         write_derived(table, rows, self.connection, "temp")
 
     def rows(self, sql: str, parameters: Iterable[Any] = ()) -> list[Row]:
-        parameters = tuple(parameters)
-        try:
-            return self._execute(sql, parameters)
-        except (sqlite3.DatabaseError, ValueError) as error:
-            self._recover(error)
-            return self._execute(sql, parameters)
+        values = tuple(parameters)
+        return self._retrying(lambda: self._execute(sql, values))
 
     def _execute(self, sql: str, parameters: Row) -> list[Row]:
         return self.connection.execute(sql, parameters).fetchall()
 
-    def _recover(self, error: Exception) -> None:
-        if self._rebuild is None:
+    def _warn_once(self, topic: str, message: str) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            self._warn(message)
+
+    def _retrying(self, attempt: Callable[[], _T]) -> _T:
+        """Runs `attempt`, repairing a damaged index and running it again until one repair
+        is left to try. SQLite finds a damaged page only when a query reads it."""
+        while True:
+            try:
+                return attempt()
+            except (sqlite3.DatabaseError, ValueError) as error:
+                self._repair(error)
+
+    def _repair(self, error: Exception) -> None:
+        """The cheapest repair not tried yet: the derived tables, then the core, then an
+        index in memory. Raises `error` when every repair has been tried."""
+        if self._attached and not self._derived_repaired:
+            self._derived_repaired = True
+            # SQLite does not say which attached file the damaged page is in.
+            self._warn_once(
+                "damaged",
+                f"index cache {self._cache_file} (or a table cached beside it) is damaged "
+                f"({error}); rebuilding it",
+            )
+            try:
+                self._reprovide(drop_files=True)
+                return
+            except (sqlite3.DatabaseError, ValueError):
+                pass  # the core itself is damaged
+        if self._cache_file is not None:
+            cache_file, self._cache_file = self._cache_file, None
+            self._warn_once(
+                "damaged", f"index cache {cache_file} is damaged ({error}); rebuilding it"
+            )
+            with contextlib.suppress(OSError):
+                cache_file.unlink()
+            self._replace_connection(_build(self.kb_path, cache_file, self._warn))
+        elif _database_file(self.connection) is not None:
+            # The rebuilt file is damaged too (a failing disk): an index in memory.
+            self._replace_connection(_build(self.kb_path, None, self._warn))
+        else:
             raise error
-        rebuild, self._rebuild = self._rebuild, None
-        self.connection.close()
-        self.connection = rebuild(error, bool(self._ready))
+
+    def _replace_connection(self, connection: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.connection.close()
+        self.connection = connection
+        self._attached.clear()
+        self._derived_repaired = False
         # The query being retried may read a derived table: provide it from the new index.
-        for table in self._ready:
+        self._reprovide(drop_files=False)
+
+    def _reprovide(self, drop_files: bool) -> None:
+        core_file = _database_file(self.connection)
+        for table in sorted(self._ready):
+            if drop_files and core_file is not None and table in self._attached:
+                self.connection.execute(f"DETACH DATABASE {table}_index")
+                self._attached.discard(table)
+                with contextlib.suppress(OSError):
+                    _derived_file(core_file, table).unlink()
             self._provide(table)
 
     def documents(self, nums: Iterable[int]) -> dict[int, Doc]:
@@ -145,11 +197,7 @@ class Store:
         found: dict[int, Doc] = {}
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start : start + _BATCH]
-            try:
-                found.update(self._assembler().documents(batch))
-            except (sqlite3.DatabaseError, ValueError) as error:
-                self._recover(error)
-                found.update(self._assembler().documents(batch))
+            found.update(self._retrying(partial(self._assemble, batch)))
         return found
 
     def all_documents(self, kind: str) -> Iterator[Doc]:
@@ -162,8 +210,8 @@ class Store:
             # A fresh assembler per batch: memory stays flat however big the KB is.
             yield from self.documents(nums[start : start + _BATCH]).values()
 
-    def _assembler(self) -> Assembler:
-        return Assembler(self._entity_rows, self._links)
+    def _assemble(self, nums: list[int]) -> dict[int, Doc]:
+        return Assembler(self._entity_rows, self._links).documents(nums)
 
     def _entity_rows(self, column: str, values: Sequence[Any]) -> list[EntityRow]:
         rows: list[EntityRow] = []
@@ -262,20 +310,8 @@ def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
     if cache_file is not None:
         connection = _open_cached(cache_file, kb_path, stat)
         if connection is not None:
-            return Store(connection, kb_path, warn, _rebuilder(kb_path, cache_file, warn))
+            return Store(connection, kb_path, warn, cache_file)
     return Store(_build(kb_path, cache_file, warn), kb_path, warn)
-
-
-def _rebuilder(kb_path: Path, cache_file: Path, warn: Warn) -> Rebuild:
-    def rebuild(error: Exception, with_derived: bool) -> sqlite3.Connection:
-        # SQLite does not say which attached file a damaged page is in.
-        where = f"{cache_file} or a table cached beside it" if with_derived else str(cache_file)
-        warn(f"index cache {where} is damaged ({error}); rebuilding it")
-        with contextlib.suppress(OSError):
-            cache_file.unlink()
-        return _build(kb_path, cache_file, warn)
-
-    return rebuild
 
 
 def _stat_kb(kb_path: Path) -> os.stat_result:
@@ -310,6 +346,7 @@ def _open_cached(
             meta.get("format") == INDEX_FORMAT
             and meta.get("version") == _code_version()
             and meta.get("kb_path") == _path_text(kb_path)
+            and "build_id" in meta
             and all(meta.get(key) == value for key, value in _stat_key(stat).items())
         )
         # A KB changed close to the build may have changed again within one mtime tick:
@@ -429,6 +466,7 @@ def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) ->
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
@@ -446,6 +484,19 @@ def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) ->
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+STALE_TEMPORARY_NS = 600_000_000_000
+"""A temporary file this old is not another process's build in progress (a 100,000-person
+build takes seconds): it was left by a build that was killed."""
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    now = time.time_ns()
+    for temporary in path.parent.glob(f"{glob_escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - temporary.stat().st_mtime_ns > STALE_TEMPORARY_NS:
+                temporary.unlink()
 
 
 def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
@@ -467,9 +518,11 @@ def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
         meta = _read_meta(connection)
         for table in DERIVED_SCHEMA:
             path = _derived_file(cache_file, table)
-            if _attach_fresh(connection, path, table, meta["build_id"]):
-                derived.append(table)
-                size += path.stat().st_size
+            if _attach_fresh(connection, path, table, meta.get("build_id", "")):
+                # Gone already if another process cleared the cache meanwhile.
+                with contextlib.suppress(OSError):
+                    size += path.stat().st_size
+                    derived.append(table)
     finally:
         connection.close()
     return CacheInfo(kb_path, cache_file, True, True, size, meta.get("built"), tuple(derived))

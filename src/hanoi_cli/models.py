@@ -13,13 +13,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Number = Annotated[int | float, Field(allow_inf_nan=False)]
+"""A reported count or amount: JSON numbers that overflow to infinity (`1e400`) are refused."""
 
 _DATE_PATTERNS = {
     "day": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
@@ -174,7 +182,7 @@ Comparator = Literal["exact", "more-than", "at-least", "around"]
 class ReportedValue(Model):
     """One value as one source reports it, with what exactly it counts."""
 
-    value: int | float
+    value: Number
     comparator: Comparator = "exact"
     qualifier: Text = Field(description="As of when, and what exactly was counted.")
     source: Id
@@ -183,7 +191,7 @@ class ReportedValue(Model):
 
 class BreakdownPart(Model):
     label: Name
-    value: int | float
+    value: Number
     evidence: list[Evidence] = Field(min_length=1)
 
 
@@ -206,7 +214,7 @@ class Figure(Model):
     )
     unit: Name
     values: list[ReportedValue] = Field(min_length=1)
-    headline: int | float
+    headline: Number
     headline_reason: Text
     breakdowns: list[Breakdown] = Field(default_factory=list)
 

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 from hanoi_cli.errors import NotFoundError, UsageError
 from hanoi_cli.index import Doc, Store
 from hanoi_cli.text import compact, fold
+from hanoi_cli.views import ENTITY_KINDS
 
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz similarity (0-100) for a fuzzy match."""
@@ -354,6 +355,12 @@ def names_for_completion(store: Store, kind: str, incomplete: str) -> list[str]:
 
 # --- search -------------------------------------------------------------------------------
 
+_KIND_ORDER = (
+    "CASE f.kind "
+    + " ".join(f"WHEN '{kind}' THEN {number}" for number, kind in enumerate(ENTITY_KINDS))
+    + " END"
+)
+
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
 _SEARCH_LIMIT = 200
@@ -389,7 +396,9 @@ def search(store: Store, text: str, limit: int = 50) -> list[SearchHit]:
         "SELECT f.kind, e.id, e.name, f.field, "
         f"snippet(fulltext, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 16), rank "
         "FROM fulltext f JOIN entity e ON e.num = f.entity "
-        "WHERE fulltext MATCH ? ORDER BY rank LIMIT ?",
+        # Equal ranks are common (the same word in a name and in a source's outlet): people
+        # first and sources last, then the KB's order, whatever order the rows were stored in.
+        f"WHERE fulltext MATCH ? ORDER BY rank, {_KIND_ORDER}, f.rowid LIMIT ?",
         [expression, _SEARCH_LIMIT],
     )
     best: dict[str, SearchHit] = {}
