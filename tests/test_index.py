@@ -339,3 +339,48 @@ def test_temporary_files_left_by_a_killed_build_are_removed(tmp_path: Path) -> N
     _name(kb_path, cache)
     # The old one was left by a killed build; the new one may be another build in progress.
     assert not stale.exists() and recent.exists()
+
+
+def _no_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_: object) -> None:
+        raise AssertionError("the KB was parsed again")
+
+    monkeypatch.setattr("hanoi_cli.loading.parse_kb", fail)
+
+
+@pytest.mark.parametrize("how", ["touched", "copied over", "rewritten"])
+def test_same_bytes_with_a_new_stat_keep_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    assert _name(kb_path, cache) == "António Guterres"
+    old = time.time_ns() - 60_000_000_000
+    if how == "touched":
+        os.utime(kb_path, ns=(old, old))
+    elif how == "copied over":
+        copy = tmp_path / "copy.json"
+        copy.write_bytes(kb_path.read_bytes())
+        os.utime(copy, ns=(old, old))
+        copy.replace(kb_path)  # a new inode
+    else:
+        kb_path.write_bytes(kb_path.read_bytes())
+        os.utime(kb_path, ns=(old, old))
+    _no_parse(monkeypatch)
+    assert _name(kb_path, cache) == "António Guterres"
+    # The index now knows the new stat: the next call does not even hash the file.
+    monkeypatch.setattr(index, "_sha256_of", lambda _: pytest.fail("hashed again"))
+    assert _name(kb_path, cache) == "António Guterres"
+
+
+def test_restamp_leaves_an_index_built_meanwhile_alone(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    _name(kb_path, cache)
+    core = cache_file_for(kb_path, _env(cache))
+    assert core is not None
+    before = dict(sqlite3.connect(core).execute("SELECT key, value FROM meta").fetchall())
+    os.utime(kb_path, ns=(1, 1))
+    index._restamp(core, "another build", kb_path.stat(), time.time_ns())
+    after = dict(sqlite3.connect(core).execute("SELECT key, value FROM meta").fetchall())
+    assert after == before

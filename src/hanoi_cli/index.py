@@ -342,23 +342,54 @@ def _open_cached(
     try:
         connection = sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
         meta = _read_meta(connection)
-        fresh = (
+        same_build = (
             meta.get("format") == INDEX_FORMAT
             and meta.get("version") == _code_version()
             and meta.get("kb_path") == _path_text(kb_path)
             and "build_id" in meta
-            and all(meta.get(key) == value for key, value in _stat_key(stat).items())
         )
+        same_stat = all(meta.get(key) == value for key, value in _stat_key(stat).items())
+        fresh = same_build and same_stat
         # A KB changed close to the build may have changed again within one mtime tick:
         # only its content hash can prove the cache is for these bytes.
         if fresh and stat.st_mtime_ns + RACY_NS > int(meta.get("built_ns", "0")):
             fresh = meta.get("kb_sha256") == _sha256_of(kb_path)
+        elif same_build and not same_stat:
+            # Touched, copied or checked out again with the same bytes: the content hash
+            # says whether the index still fits, and if it does the index is kept.
+            checked_ns = time.time_ns()
+            fresh = meta.get("kb_sha256") == _sha256_of(kb_path)
+            if fresh:
+                _restamp(cache_file, meta["build_id"], stat, checked_ns)
     except (sqlite3.Error, OSError, ValueError):
         # A corrupt, truncated or foreign file: rebuild as if there were none.
         fresh = False
     if not fresh and connection is not None:
         connection.close()
     return connection if fresh else None
+
+
+def _restamp(cache_file: Path, build_id: str, stat: os.stat_result, checked_ns: int) -> None:
+    """Records the KB's new stat in an index its bytes still fit, so the next call need not
+    hash the file again. Best effort: a read-only or busy cache is checked again next time."""
+    try:
+        with contextlib.closing(sqlite3.connect(cache_file, timeout=0.2)) as connection:
+            # No journal: a torn write is found like any damage and rebuilt, and no journal
+            # file is left for SQLite to replay into an index renamed into place later.
+            connection.execute("PRAGMA journal_mode = OFF")
+            connection.execute("BEGIN IMMEDIATE")
+            found = connection.execute("SELECT value FROM meta WHERE key = 'build_id'").fetchone()
+            # Another process may have renamed a new index into place since it was read.
+            if found is not None and found[0] == build_id:
+                # Hashed after `checked_ns`: a change after that is within the racy window.
+                changes = {**_stat_key(stat), "built_ns": str(checked_ns)}
+                connection.executemany(
+                    "UPDATE meta SET value = ? WHERE key = ?",
+                    [(value, key) for key, value in changes.items()],
+                )
+            connection.commit()
+    except (sqlite3.Error, OSError):
+        pass
 
 
 _INDEX_CODE = (
