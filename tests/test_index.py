@@ -367,10 +367,35 @@ def test_same_bytes_with_a_new_stat_keep_the_cache(
         kb_path.write_bytes(kb_path.read_bytes())
         os.utime(kb_path, ns=(old, old))
     _no_parse(monkeypatch)
+    # A change a few seconds old is hashed on every call (it may change again within one
+    # timestamp tick); a shorter window here stands for those seconds having passed.
+    monkeypatch.setattr(index, "RACY_NS", 1_000_000)
+    time.sleep(0.01)
     assert _name(kb_path, cache) == "António Guterres"
     # The index now knows the new stat: the next call does not even hash the file.
     monkeypatch.setattr(index, "_sha256_of", lambda _: pytest.fail("hashed again"))
     assert _name(kb_path, cache) == "António Guterres"
+
+
+def test_a_recent_change_is_hashed_until_its_window_has_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    _name(kb_path, cache)
+    kb_path.touch()  # mtime and ctime: now
+    hashes: list[Path] = []
+    real_sha = index._sha256_of
+    monkeypatch.setattr(index, "_sha256_of", lambda path: hashes.append(path) or real_sha(path))
+    _name(kb_path, cache)
+    _name(kb_path, cache)
+    assert len(hashes) == 2  # within the window: every call proves the bytes
+    monkeypatch.setattr(index, "RACY_NS", 1_000_000)
+    time.sleep(0.01)
+    _name(kb_path, cache)  # past the window: hashed once more, and recorded
+    _name(kb_path, cache)
+    _name(kb_path, cache)
+    assert len(hashes) == 3
 
 
 def test_restamp_leaves_an_index_built_meanwhile_alone(tmp_path: Path) -> None:
@@ -384,3 +409,76 @@ def test_restamp_leaves_an_index_built_meanwhile_alone(tmp_path: Path) -> None:
     index._restamp(core, "another build", kb_path.stat(), time.time_ns())
     after = dict(sqlite3.connect(core).execute("SELECT key, value FROM meta").fetchall())
     assert after == before
+
+
+def _damage_entity_pages(core: Path, *tables: str) -> None:
+    """Junk in the root page of each table (default: `entity`); the meta table stays."""
+    connection = sqlite3.connect(core)
+    roots = [
+        connection.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[
+            0
+        ]
+        for table in tables or ("entity",)
+    ]
+    connection.close()
+    data = core.read_bytes()
+    for root in roots:
+        start = (root - 1) * 4096
+        data = data[:start] + b"\xff" * 4096 + data[start + 4096 :]
+    core.write_bytes(data)
+
+
+def test_a_rebuilt_core_that_is_damaged_too_falls_back_to_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing disk: every core written is damaged. One warning, the right answer."""
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    expected = _lookup(kb_path, cache, "Tam")  # the token table is cached too
+    [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
+    _damage_entity_pages(core)
+    real_build = index._build
+
+    def failing_disk(path: Path, cache_file: Path | None, warn: object) -> sqlite3.Connection:
+        connection = real_build(path, cache_file, warn)  # type: ignore[arg-type]
+        if cache_file is not None and cache_file.exists():
+            connection.close()
+            # The name table too: providing the token table again meets the damage.
+            _damage_entity_pages(cache_file, "entity", "name")
+            return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
+        return connection
+
+    monkeypatch.setattr(index, "_build", failing_disk)
+    warnings: list[str] = []
+    assert _lookup(kb_path, cache, "Tam", warnings) == expected
+    assert len(warnings) == 1 and "is damaged" in warnings[0]
+
+
+def test_damaged_core_and_an_unwritable_cache_give_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    expected = _lookup(kb_path, cache, "António Guterres")
+    [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
+    _damage_entity_pages(core)
+
+    def read_only(*_: object, **__: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)
+    warnings: list[str] = []
+    assert _lookup(kb_path, cache, "António Guterres", warnings) == expected
+    assert len(warnings) == 1 and "is damaged" in warnings[0]
+
+
+def test_restamp_never_creates_a_cache_file(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    _name(kb_path, cache)
+    core = cache_file_for(kb_path, _env(cache))
+    assert core is not None
+    build_id = dict(sqlite3.connect(core).execute("SELECT key, value FROM meta"))["build_id"]
+    core.unlink()  # `hanoi cache clear` in another process
+    index._restamp(core, build_id, kb_path.stat(), time.time_ns())
+    assert not core.exists()

@@ -120,3 +120,13 @@ def test_numbers_that_are_not_finite_are_refused(number: str, field: str) -> Non
     raw = json.dumps(figure).replace('"NUMBER"', number)
     with pytest.raises(ValidationError, match="finite number"):
         Figure.model_validate_json(raw)
+
+
+def test_a_huge_integer_is_a_number_not_a_crash() -> None:
+    """Finite, so allowed; checking it must not convert it to a float (which overflows)."""
+    huge = 10**400
+    figure = _figure()
+    figure["values"] = [{**figure["values"][0], "value": huge}]
+    figure["headline"] = huge
+    figure["breakdowns"] = []
+    assert Figure.model_validate_json(json.dumps(figure)).headline == huge

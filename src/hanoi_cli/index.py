@@ -71,13 +71,13 @@ class Store:
     ) -> None:
         self.connection = connection
         self.kb_path = kb_path
-        self._warn = warn
+        # One command, one warning at most: the first trouble is the one worth reading.
+        self._warn = warn if isinstance(warn, _WarnOnce) else _WarnOnce(warn)
         # The cache file this index was read from, while it may still be rebuilt in place.
         self._cache_file = cache_file
         self._ready: set[str] = set()
         self._attached: set[str] = set()
         self._derived_repaired = False
-        self._warned: set[str] = set()
 
     def require(self, table: str) -> None:
         """Makes a derived table (`token`, `gram`, `fulltext`) queryable.
@@ -107,10 +107,9 @@ class Store:
                 )
             except (OSError, sqlite3.Error) as error:
                 reason = getattr(error, "strerror", None) or str(error)
-                self._warn_once(
-                    "unwritable",
+                self._warn(
                     f"cache not written ({derived.parent}: {reason}); "
-                    f"using an in-memory {table} index",
+                    f"using an in-memory {table} index"
                 )
             else:
                 if _attach_fresh(self.connection, derived, table, build_id):
@@ -128,11 +127,6 @@ class Store:
     def _execute(self, sql: str, parameters: Row) -> list[Row]:
         return self.connection.execute(sql, parameters).fetchall()
 
-    def _warn_once(self, topic: str, message: str) -> None:
-        if topic not in self._warned:
-            self._warned.add(topic)
-            self._warn(message)
-
     def _retrying(self, attempt: Callable[[], _T]) -> _T:
         """Runs `attempt`, repairing a damaged index and running it again until one repair
         is left to try. SQLite finds a damaged page only when a query reads it."""
@@ -143,34 +137,54 @@ class Store:
                 self._repair(error)
 
     def _repair(self, error: Exception) -> None:
-        """The cheapest repair not tried yet: the derived tables, then the core, then an
-        index in memory. Raises `error` when every repair has been tried."""
-        if self._attached and not self._derived_repaired:
-            self._derived_repaired = True
-            # SQLite does not say which attached file the damaged page is in.
-            self._warn_once(
-                "damaged",
-                f"index cache {self._cache_file} (or a table cached beside it) is damaged "
-                f"({error}); rebuilding it",
-            )
+        """The cheapest repair not tried yet: the derived tables, then the core file, then an
+        index in memory. A repair that meets damage itself gives way to the next one; when
+        every repair has been tried, `error` is raised."""
+        for repair in (self._repair_derived, self._repair_core, self._repair_in_memory):
             try:
-                self._reprovide(drop_files=True)
-                return
+                if repair(error):
+                    return
             except (sqlite3.DatabaseError, ValueError):
-                pass  # the core itself is damaged
-        if self._cache_file is not None:
-            cache_file, self._cache_file = self._cache_file, None
-            self._warn_once(
-                "damaged", f"index cache {cache_file} is damaged ({error}); rebuilding it"
-            )
-            with contextlib.suppress(OSError):
-                cache_file.unlink()
-            self._replace_connection(_build(self.kb_path, cache_file, self._warn))
-        elif _database_file(self.connection) is not None:
-            # The rebuilt file is damaged too (a failing disk): an index in memory.
-            self._replace_connection(_build(self.kb_path, None, self._warn))
-        else:
-            raise error
+                continue
+        raise error
+
+    def _damaged(self, error: Exception, what: str) -> None:
+        core = _database_file(self.connection)
+        self._warn(f"index cache {core or 'in memory'}{what} is damaged ({error}); rebuilding it")
+
+    def _repair_derived(self, error: Exception) -> bool:
+        if not self._attached or self._derived_repaired:
+            return False
+        self._derived_repaired = True
+        # SQLite does not say which attached file the damaged page is in.
+        self._damaged(error, " (or a table cached beside it)")
+        core_file = _database_file(self.connection)
+        for table in sorted(self._attached):
+            self.connection.execute(f"DETACH DATABASE {table}_index")
+            self._attached.discard(table)
+            if core_file is not None:
+                with contextlib.suppress(OSError):
+                    _derived_file(core_file, table).unlink()
+            self._provide(table)
+        return True
+
+    def _repair_core(self, error: Exception) -> bool:
+        if self._cache_file is None:
+            return False
+        cache_file, self._cache_file = self._cache_file, None
+        self._damaged(error, "")
+        with contextlib.suppress(OSError):
+            cache_file.unlink()
+        self._replace_connection(_build(self.kb_path, cache_file, self._warn))
+        return True
+
+    def _repair_in_memory(self, error: Exception) -> bool:
+        if _database_file(self.connection) is None:
+            return False
+        # A rebuilt file that is damaged too (a failing disk): an index in memory.
+        self._damaged(error, "")
+        self._replace_connection(_build(self.kb_path, None, self._warn))
+        return True
 
     def _replace_connection(self, connection: sqlite3.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -179,16 +193,7 @@ class Store:
         self._attached.clear()
         self._derived_repaired = False
         # The query being retried may read a derived table: provide it from the new index.
-        self._reprovide(drop_files=False)
-
-    def _reprovide(self, drop_files: bool) -> None:
-        core_file = _database_file(self.connection)
         for table in sorted(self._ready):
-            if drop_files and core_file is not None and table in self._attached:
-                self.connection.execute(f"DETACH DATABASE {table}_index")
-                self._attached.discard(table)
-                with contextlib.suppress(OSError):
-                    _derived_file(core_file, table).unlink()
             self._provide(table)
 
     def documents(self, nums: Iterable[int]) -> dict[int, Doc]:
@@ -303,8 +308,21 @@ def _path_text(kb_path: Path) -> str:
     return os.fsencode(kb_path.absolute()).decode("utf-8", "backslashreplace")
 
 
+class _WarnOnce:
+    """Passes on the first warning and drops the rest."""
+
+    def __init__(self, warn: Warn) -> None:
+        self._warn: Warn | None = warn
+
+    def __call__(self, message: str) -> None:
+        if self._warn is not None:
+            warn, self._warn = self._warn, None
+            warn(message)
+
+
 def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
     """A store for the KB at `kb_path`: from the cache when it is fresh, else built now."""
+    warn = _WarnOnce(warn)
     stat = _stat_kb(kb_path)
     cache_file = cache_file_for(kb_path, environ)
     if cache_file is not None:
@@ -349,17 +367,18 @@ def _open_cached(
             and "build_id" in meta
         )
         same_stat = all(meta.get(key) == value for key, value in _stat_key(stat).items())
-        fresh = same_build and same_stat
-        # A KB changed close to the build may have changed again within one mtime tick:
-        # only its content hash can prove the cache is for these bytes.
-        if fresh and stat.st_mtime_ns + RACY_NS > int(meta.get("built_ns", "0")):
-            fresh = meta.get("kb_sha256") == _sha256_of(kb_path)
-        elif same_build and not same_stat:
-            # Touched, copied or checked out again with the same bytes: the content hash
-            # says whether the index still fits, and if it does the index is kept.
+        # A KB changed within a few seconds of the build (or of the last check) may have
+        # changed again within one timestamp tick: only its content hash can prove the cache
+        # is for these bytes. ctime counts too: `cp -p` and `touch -d` set an old mtime.
+        changed_ns = max(stat.st_mtime_ns, stat.st_ctime_ns)
+        racy = changed_ns + RACY_NS > int(meta.get("built_ns", "0"))
+        fresh = same_build and same_stat and not racy
+        if same_build and not fresh:
+            # Racy, or touched, copied or checked out again: the same bytes keep the index.
             checked_ns = time.time_ns()
             fresh = meta.get("kb_sha256") == _sha256_of(kb_path)
-            if fresh:
+            if fresh and (not same_stat or checked_ns > changed_ns + RACY_NS):
+                # Recorded, so that the next call need not hash the file again.
                 _restamp(cache_file, meta["build_id"], stat, checked_ns)
     except (sqlite3.Error, OSError, ValueError):
         # A corrupt, truncated or foreign file: rebuild as if there were none.
@@ -373,7 +392,9 @@ def _restamp(cache_file: Path, build_id: str, stat: os.stat_result, checked_ns: 
     """Records the KB's new stat in an index its bytes still fit, so the next call need not
     hash the file again. Best effort: a read-only or busy cache is checked again next time."""
     try:
-        with contextlib.closing(sqlite3.connect(cache_file, timeout=0.2)) as connection:
+        # `mode=rw`: a cache cleared meanwhile is not created again, empty.
+        uri = f"{cache_file.resolve().as_uri()}?mode=rw"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=0.2)) as connection:
             # No journal: a torn write is found like any damage and rebuilt, and no journal
             # file is left for SQLite to replay into an index renamed into place later.
             connection.execute("PRAGMA journal_mode = OFF")

@@ -10,10 +10,12 @@ the validated index and never imports pydantic.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,7 +28,17 @@ SCHEMA_VERSION = 1
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-Number = Annotated[int | float, Field(allow_inf_nan=False)]
+
+
+def _finite(number: int | float) -> int | float:
+    # Not pydantic's `allow_inf_nan=False`: it converts an int to a float to check it, which
+    # fails on a 400-digit integer.
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("Input should be a finite number")
+    return number
+
+
+Number = Annotated[int | float, AfterValidator(_finite)]
 """A reported count or amount: JSON numbers that overflow to infinity (`1e400`) are refused."""
 
 _DATE_PATTERNS = {
