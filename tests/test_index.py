@@ -398,12 +398,17 @@ def test_a_recent_change_is_hashed_until_its_window_has_passed(
     assert len(hashes) == 3
 
 
-def test_restamp_leaves_an_index_built_meanwhile_alone(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
+def _built_core(tmp_path: Path) -> tuple[Path, Path]:
+    """A KB and its cached core index."""
     kb_path = write_kb(tmp_path)
-    _name(kb_path, cache)
-    core = cache_file_for(kb_path, _env(cache))
-    assert core is not None
+    _name(kb_path, tmp_path / "cache")
+    core = cache_file_for(kb_path, _env(tmp_path / "cache"))
+    assert core is not None and core.is_file()
+    return kb_path, core
+
+
+def test_restamp_leaves_an_index_built_meanwhile_alone(tmp_path: Path) -> None:
+    kb_path, core = _built_core(tmp_path)
     before = dict(sqlite3.connect(core).execute("SELECT key, value FROM meta").fetchall())
     os.utime(kb_path, ns=(1, 1))
     index._restamp(core, "another build", kb_path.stat(), time.time_ns())
@@ -473,11 +478,7 @@ def test_damaged_core_and_an_unwritable_cache_give_one_warning(
 
 
 def test_restamp_never_creates_a_cache_file(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    kb_path = write_kb(tmp_path)
-    _name(kb_path, cache)
-    core = cache_file_for(kb_path, _env(cache))
-    assert core is not None
+    kb_path, core = _built_core(tmp_path)
     build_id = dict(sqlite3.connect(core).execute("SELECT key, value FROM meta"))["build_id"]
     core.unlink()  # `hanoi cache clear` in another process
     index._restamp(core, build_id, kb_path.stat(), time.time_ns())
