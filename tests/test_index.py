@@ -484,3 +484,17 @@ def test_restamp_never_creates_a_cache_file(tmp_path: Path) -> None:
     core.unlink()  # `hanoi cache clear` in another process
     index._restamp(core, build_id, kb_path.stat(), time.time_ns())
     assert not core.exists()
+
+
+def test_a_rebuilt_core_removes_the_tables_built_for_the_old_one(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    kb_path = write_kb(tmp_path)
+    store = open_store(kb_path, _env(cache), [].append)
+    search(store, "historic")
+    store.close()
+    assert cache_info(kb_path, _env(cache)).derived == ("fulltext",)
+    write_kb(tmp_path, _rename("Antonio Other"))  # type: ignore[arg-type]
+    assert _name(kb_path, cache) == "Antonio Other"
+    # Only the new core and the token table its "Guterres" lookup built are left.
+    names = sorted(path.name.split(".")[1] for path in (cache / "hanoi-cli").iterdir())
+    assert names == ["sqlite", "token"]

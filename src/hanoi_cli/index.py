@@ -506,6 +506,12 @@ def _build_file(kb: KnowledgeBase, meta: dict[str, str], cache_file: Path) -> sq
     from hanoi_cli.build import fill
 
     _write_atomically(cache_file, lambda connection: fill(connection, kb, meta))
+    # The derived tables beside it belong to the index just replaced: never used again.
+    from hanoi_cli.derived import DERIVED_SCHEMA
+
+    for table in DERIVED_SCHEMA:
+        with contextlib.suppress(OSError):
+            _derived_file(cache_file, table).unlink()
     return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
 
 
