@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from hanoi_cli.checks import KIND_OF_SECTION, entity_evidence
+from hanoi_cli.checks import KIND_OF_SECTION, Entity, entity_evidence
 from hanoi_cli.models import (
     Country,
     Event,
@@ -53,8 +53,6 @@ CREATE INDEX link_target ON link(target);
 CREATE INDEX name_key ON name(kind, key);
 CREATE INDEX name_entity ON name(entity);
 """
-
-Entity = Source | Person | Country | Organisation | Figure | Event | Statement
 
 
 def fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]) -> None:

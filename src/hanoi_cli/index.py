@@ -71,8 +71,7 @@ class Store:
     ) -> None:
         self.connection = connection
         self.kb_path = kb_path
-        # One command, one warning at most: the first trouble is the one worth reading.
-        self._warn = warn if isinstance(warn, _WarnOnce) else _WarnOnce(warn)
+        self._warn = warn
         # The cache file this index was read from, while it may still be rebuilt in place.
         self._cache_file = cache_file
         self._ready: set[str] = set()
@@ -218,23 +217,17 @@ class Store:
     def _assemble(self, nums: list[int]) -> dict[int, Doc]:
         return Assembler(self._entity_rows, self._links).documents(nums)
 
+    def rows_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
+        """`rows` for a query whose `{marks}` is an `IN (...)` list of `values`."""
+        return _select_in(self.rows, sql, values)
+
     def _entity_rows(self, column: str, values: Sequence[Any]) -> list[EntityRow]:
-        rows: list[EntityRow] = []
-        for start in range(0, len(values), _BATCH):
-            batch = tuple(values[start : start + _BATCH])
-            marks = ",".join("?" * len(batch))
-            sql = f"SELECT num, id, kind, name, data FROM entity WHERE {column} IN ({marks})"
-            rows += [EntityRow(*row) for row in self._execute(sql, batch)]
-        return rows
+        sql = f"SELECT num, id, kind, name, data FROM entity WHERE {column} IN ({{marks}})"
+        return [EntityRow(*row) for row in _select_in(self._execute, sql, values)]
 
     def _links(self, targets: Sequence[int]) -> list[tuple[int, str, int]]:
-        links: list[tuple[int, str, int]] = []
-        for start in range(0, len(targets), _BATCH):
-            batch = tuple(targets[start : start + _BATCH])
-            marks = ",".join("?" * len(batch))
-            sql = f"SELECT target, role, source FROM link WHERE target IN ({marks}) ORDER BY rowid"
-            links += self._execute(sql, batch)
-        return links
+        sql = "SELECT target, role, source FROM link WHERE target IN ({marks}) ORDER BY rowid"
+        return _select_in(self._execute, sql, targets)
 
     def close(self) -> None:
         self.connection.close()
@@ -308,6 +301,15 @@ def _path_text(kb_path: Path) -> str:
     return os.fsencode(kb_path.absolute()).decode("utf-8", "backslashreplace")
 
 
+def _select_in(run: Callable[[str, Row], list[Row]], sql: str, values: Sequence[Any]) -> list[Row]:
+    """Runs `sql`, whose `{marks}` is an `IN (...)` list, over `values` a batch at a time."""
+    rows: list[Row] = []
+    for start in range(0, len(values), _BATCH):
+        batch = tuple(values[start : start + _BATCH])
+        rows += run(sql.format(marks=",".join("?" * len(batch))), batch)
+    return rows
+
+
 class _WarnOnce:
     """Passes on the first warning and drops the rest."""
 
@@ -322,6 +324,8 @@ class _WarnOnce:
 
 def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
     """A store for the KB at `kb_path`: from the cache when it is fresh, else built now."""
+    # One command, one warning at most (the build's and the store's): the first trouble is
+    # the one worth reading.
     warn = _WarnOnce(warn)
     stat = _stat_kb(kb_path)
     cache_file = cache_file_for(kb_path, environ)

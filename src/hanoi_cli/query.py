@@ -246,18 +246,8 @@ def _entities_with_tokens(store: Store, kind: str, words: list[str], prefix: boo
 
 
 def _forms_of(store: Store, entities: Iterable[int]) -> list[tuple[int, str]]:
-    wanted = sorted(entities)
-    forms: list[tuple[int, str]] = []
-    for start in range(0, len(wanted), 500):
-        batch = wanted[start : start + 500]
-        marks = ",".join("?" * len(batch))
-        forms.extend(
-            (entity, folded)
-            for entity, folded in store.rows(
-                f"SELECT entity, folded FROM name WHERE entity IN ({marks})", batch
-            )
-        )
-    return forms
+    sql = "SELECT entity, folded FROM name WHERE entity IN ({marks})"
+    return [(entity, folded) for entity, folded in store.rows_in(sql, sorted(entities))]
 
 
 def _fuzzy_tier(store: Store, kind: str, folded: str, threshold: float) -> dict[int, _Hit]:
