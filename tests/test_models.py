@@ -99,13 +99,19 @@ def test_entity_evidence_finds_what_the_generic_walk_finds(kb_file: str) -> None
     """The index's per-field evidence lists miss nothing the model-walking check sees."""
     from collections import Counter
 
-    from hanoi_cli.checks import SECTIONS, entity_evidence, iter_evidence
+    from hanoi_cli.checks import KIND_OF_SECTION, SECTIONS, entity_evidence, iter_evidence
+    from hanoi_cli.views import evidence_items
 
     kb = KnowledgeBase.model_validate_json((ROOT / kb_file).read_bytes())
     for section in SECTIONS:
         for entity in getattr(kb, section):
             walked = Counter(evidence for _, evidence in iter_evidence("", entity))
             assert Counter(entity_evidence(entity)) == walked, entity.id
+            # The query side reads the same places in the stored JSON.
+            stored = evidence_items(KIND_OF_SECTION[section], entity.model_dump(mode="json"))
+            assert Counter((item["source"], item["quote"]) for item in stored) == Counter(
+                (evidence.source, evidence.quote) for evidence in walked.elements()
+            ), entity.id
 
 
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity"])
