@@ -8,6 +8,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,10 +132,10 @@ def test_disk_full_while_writing_leaves_no_partial_file(
 def _fill_then(failure: object) -> object:
     original = build.fill
 
-    def fill(connection: sqlite3.Connection, kb: object, meta: dict[str, str]) -> None:
+    def fill(connection: sqlite3.Connection, *args: Any) -> None:
         if connection.execute("PRAGMA database_list").fetchone()[2]:  # a file, not :memory:
             failure()  # type: ignore[operator]
-        original(connection, kb, meta)  # type: ignore[arg-type]
+        original(connection, *args)
 
     return fill
 
@@ -160,8 +161,8 @@ def test_concurrent_builders_agree_and_leave_one_valid_cache(tmp_path: Path) -> 
         names = pool.map(_build_in_process, [(str(kb_path), str(cache))] * 8)
     assert set(names) == {"António Guterres"}
     files = sorted(path.name for path in (cache / "hanoi-cli").iterdir())
-    # One core index and the one derived table "Guterres" needs; no temporary file is left.
-    assert [name.split(".")[1:] for name in files] == [["sqlite"], ["token", "sqlite"]]
+    # One core index (a name lookup needs no table built on first use); no temporary file.
+    assert [name.split(".")[1:] for name in files] == [["sqlite"]]
     assert cache_info(kb_path, _env(cache)).fresh
     assert _name(kb_path, cache) == "António Guterres"
 
@@ -176,26 +177,37 @@ def _lookup(
         store.close()
 
 
+def _search(
+    kb_path: Path, cache: Path, text: str, warnings: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """`hanoi search`'s hits: it reads the full-text table, built on first use."""
+    store = open_store(kb_path, _env(cache), (warnings if warnings is not None else []).append)
+    try:
+        return [(hit.id, hit.field) for hit in search(store, text)]
+    finally:
+        store.close()
+
+
 def test_derived_table_of_an_older_index_is_never_used(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     kb_path = write_kb(tmp_path)
-    # A whole-word query reads the derived `token` table.
-    assert _lookup(kb_path, cache, "Tam") == [("Lương Tam Quang", "phrase")]
-    assert cache_info(kb_path, _env(cache)).derived == ("token",)
+    assert [field for _, field in _search(kb_path, cache, "Minh")] == []
+    assert cache_info(kb_path, _env(cache)).derived == ("fulltext",)
     write_kb(tmp_path, _rename("Lương Tâm Minh"))  # type: ignore[arg-type]
-    # The old token file is still on disk, but it belongs to the previous core index.
+    # The old full-text file is still on disk, but it belongs to the previous core index.
     assert cache_info(kb_path, _env(cache)).derived == ()
-    assert _lookup(kb_path, cache, "Minh") == [("Lương Tâm Minh", "phrase")]
+    assert "name" in [field for _, field in _search(kb_path, cache, "Minh")]
 
 
 def test_corrupt_derived_table_is_rebuilt(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     kb_path = write_kb(tmp_path)
-    expected = _lookup(kb_path, cache, "Quang")
-    [token_file] = (cache / "hanoi-cli").glob("*.token.sqlite")
-    token_file.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
-    assert _lookup(kb_path, cache, "Quang") == expected
-    assert cache_info(kb_path, _env(cache)).derived == ("token",)
+    expected = _search(kb_path, cache, "Quang")
+    assert expected
+    [fulltext_file] = (cache / "hanoi-cli").glob("*.fulltext.sqlite")
+    fulltext_file.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    assert _search(kb_path, cache, "Quang") == expected
+    assert cache_info(kb_path, _env(cache)).derived == ("fulltext",)
 
 
 def test_unwritable_cache_for_a_derived_table_falls_back_to_memory(tmp_path: Path) -> None:
@@ -203,12 +215,12 @@ def test_unwritable_cache_for_a_derived_table_falls_back_to_memory(tmp_path: Pat
     kb_path = write_kb(tmp_path)
     assert _lookup(kb_path, cache, "António Guterres") == [("António Guterres", "exact")]
     [core] = (cache / "hanoi-cli").glob("*.sqlite")
-    # A directory where the token file should go: it cannot be written.
-    blocker = core.with_name(f"{core.stem}.token.sqlite")
+    # A directory where the full-text file should go: it cannot be written.
+    blocker = core.with_name(f"{core.stem}.fulltext.sqlite")
     blocker.mkdir()
     warnings: list[str] = []
-    assert _lookup(kb_path, cache, "Tam", warnings) == [("Lương Tam Quang", "phrase")]
-    assert len(warnings) == 1 and "in-memory token index" in warnings[0]
+    assert ("luong-tam-quang", "name") in _search(kb_path, cache, "Quang", warnings)
+    assert len(warnings) == 1 and "in-memory fulltext index" in warnings[0]
     assert blocker.is_dir()
 
 
@@ -226,8 +238,11 @@ def test_cache_info_and_clear(tmp_path: Path) -> None:
     _name(kb_path, tmp_path / "cache")
     info = cache_info(kb_path, env)
     assert info.exists and info.fresh and info.size_bytes > 0 and info.built
-    # "Guterres" is a whole word of a name: its lookup built the derived token table.
-    assert info.derived == ("token",)
+    # A name lookup reads the core alone: no table is built on first use.
+    assert info.derived == ()
+    assert ("luong-tam-quang", "name") in _search(kb_path, tmp_path / "cache", "Quang")
+    info = cache_info(kb_path, env)
+    assert info.derived == ("fulltext",)
     files = list((tmp_path / "cache" / "hanoi-cli").iterdir())
     assert info.size_bytes == sum(path.stat().st_size for path in files)
     kb_path.write_text(json.dumps(json.loads(kb_path.read_text("utf-8"))), encoding="utf-8")
@@ -265,29 +280,31 @@ def test_damaged_derived_table_is_rebuilt_without_the_core(tmp_path: Path) -> No
     cache = tmp_path / "cache"
     kb_path = write_kb(tmp_path)
     env = _env(cache)
-    store = open_store(kb_path, env, [].append)
-    search(store, "historic")
-    expected = _lookup(kb_path, cache, "Tam")
-    store.close()
+    expected = _search(kb_path, cache, "historic")
+    assert expected
     [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
     core_stat = core.stat()
-    [token_file] = (cache / "hanoi-cli").glob("*.token.sqlite")
-    connection = sqlite3.connect(token_file)
-    [(root,)] = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'token'")
+    [fulltext_file] = (cache / "hanoi-cli").glob("*.fulltext.sqlite")
+    connection = sqlite3.connect(fulltext_file)
+    [(root,)] = connection.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'fulltext_data'"
+    )
     connection.close()
     # Junk in the table's own page; its meta table still says it belongs to this core.
-    original = token_file.read_bytes()
+    original = fulltext_file.read_bytes()
     start = (root - 1) * 4096
-    token_file.write_bytes(original[:start] + b"\xff" * 4096 + original[start + 4096 :])
+    damaged = original[:start] + b"\xff" * 4096 + original[start + 4096 :]
+    fulltext_file.write_bytes(damaged)
     warnings: list[str] = []
-    assert _lookup(kb_path, cache, "Tam", warnings) == expected
+    assert _search(kb_path, cache, "historic", warnings) == expected
     assert len(warnings) == 1 and "is damaged" in warnings[0]
-    # Only the damaged table was rebuilt: the core and the full-text table are as they were.
+    # Only the damaged table was rebuilt: the core is as it was.
     assert (core.stat().st_ino, core.stat().st_mtime_ns) == (
         core_stat.st_ino,
         core_stat.st_mtime_ns,
     )
-    assert cache_info(kb_path, env).derived == ("token", "fulltext")
+    assert cache_info(kb_path, env).derived == ("fulltext",)
+    assert fulltext_file.read_bytes() != damaged
 
 
 def test_two_unwritable_derived_tables_give_one_warning(tmp_path: Path) -> None:
@@ -303,10 +320,15 @@ def test_two_unwritable_derived_tables_give_one_warning(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     assert _lookup(kb_path, cache, "Lương Tam Quang")
     [core] = (cache / "hanoi-cli").glob("*.sqlite")
-    for table in ("token", "gram"):
+    for table in ("gram", "fulltext"):
         core.with_name(f"{core.stem}.{table}.sqlite").mkdir()
     warnings: list[str] = []
-    assert _lookup(kb_path, cache, "Lương Tam Quangg", warnings)[0][1] == "fuzzy"
+    store = open_store(kb_path, _env(cache), warnings.append)
+    try:
+        assert find(store, "person", "Lương Tam Quangg")[0].tier == "fuzzy"
+        assert search(store, "historic")
+    finally:
+        store.close()
     assert len(warnings) == 1 and warnings[0].startswith("cache not written")
 
 
@@ -495,6 +517,6 @@ def test_a_rebuilt_core_removes_the_tables_built_for_the_old_one(tmp_path: Path)
     assert cache_info(kb_path, _env(cache)).derived == ("fulltext",)
     write_kb(tmp_path, _rename("Antonio Other"))  # type: ignore[arg-type]
     assert _name(kb_path, cache) == "Antonio Other"
-    # Only the new core and the token table its "Guterres" lookup built are left.
+    # Only the new core is left: its "Guterres" lookup needed no table built on first use.
     names = sorted(path.name.split(".")[1] for path in (cache / "hanoi-cli").iterdir())
-    assert names == ["sqlite", "token"]
+    assert names == ["sqlite"]

@@ -12,7 +12,8 @@ The tables derived from the core (`derived.py`) are built the first time a query
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from hanoi_cli.checks import KIND_OF_SECTION, Entity, entity_evidence
 from hanoi_cli.models import (
@@ -43,33 +44,86 @@ CREATE TABLE entity(num INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NUL
 CREATE TABLE link(target INTEGER NOT NULL, role TEXT NOT NULL, source INTEGER NOT NULL);
 CREATE TABLE name(kind TEXT NOT NULL, key TEXT NOT NULL, folded TEXT NOT NULL,
                   form TEXT NOT NULL, entity INTEGER NOT NULL);
+-- One row per word of the names, with the nums of the entities that have it ("3,17,240"):
+-- a row per (word, entity) made the table ten times longer and slower to build.
+CREATE TABLE token(kind TEXT NOT NULL, token TEXT NOT NULL, entities TEXT NOT NULL,
+                   PRIMARY KEY(kind, token)) WITHOUT ROWID;
 """
 
-# Created after the bulk insert: building an index once is cheaper than keeping it up to date.
-CORE_INDEXES = """
+# Created after the bulk inserts: building an index once is cheaper than keeping it up to
+# date. The entity and link indexes are built while the name rows may still be on their way.
+ENTITY_INDEXES = """
 CREATE UNIQUE INDEX entity_id ON entity(id);
 CREATE INDEX entity_kind ON entity(kind, num);
 CREATE INDEX link_target ON link(target);
+"""
+NAME_INDEXES = """
 CREATE INDEX name_key ON name(kind, key);
 CREATE INDEX name_entity ON name(entity);
 """
 
+NameRow = tuple[str, str, str, str, int]
+"""(kind, key, folded, form, entity num): one way to name an entity, folded for lookups."""
 
-def fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]) -> None:
-    """Creates the core tables in an empty database and fills them from `kb`."""
+
+class NameTables(NamedTuple):
+    """The rows of the `name` and `token` tables: the half of the build that `fill` can take
+    from another process (see `index.py`)."""
+
+    names: list[NameRow]
+    tokens: list[tuple[str, str, str]]
+    counts: dict[str, int]
+    """How many names (not titles) each kind has: a small kind is scanned whole for typos."""
+
+
+def numbering(kb: KnowledgeBase) -> dict[str, int]:
+    """Each entity's row number, in KB order (sources first): the order answers are listed in."""
+    num_of: dict[str, int] = {}
+    for section in KIND_OF_SECTION:
+        for entity in getattr(kb, section):
+            num_of[entity.id] = len(num_of) + 1
+    return num_of
+
+
+def fill(
+    connection: sqlite3.Connection,
+    kb: KnowledgeBase,
+    num_of: dict[str, int],
+    meta: dict[str, str],
+    names: Callable[[], NameTables],
+) -> None:
+    """Creates the core tables in an empty database and fills them from `kb`.
+
+    `names()` gives the name and token rows (`name_tables`), perhaps computed by another
+    process meanwhile, and raises KBInvalidError for a KB that fails its checks. An invalid KB
+    can break the entity rows first (a dangling reference has no row number): its problems
+    are the error then, not the KeyError.
+    """
     connection.executescript(CORE_SCHEMA)
+    try:
+        _fill_entities(connection, kb, num_of)
+        connection.executescript(ENTITY_INDEXES)
+    except Exception:
+        names()
+        raise
+    tables = names()
+    connection.executemany("INSERT INTO name VALUES (?, ?, ?, ?, ?)", tables.names)
+    connection.executemany("INSERT INTO token VALUES (?, ?, ?)", tables.tokens)
+    names_meta = {f"names:{kind}": str(count) for kind, count in tables.counts.items()}
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", {**meta, **names_meta}.items())
+    connection.executescript(NAME_INDEXES)
+    connection.commit()
+
+
+def _fill_entities(
+    connection: sqlite3.Connection, kb: KnowledgeBase, num_of: dict[str, int]
+) -> None:
     sections: list[tuple[str, list[Entity]]] = [
         (kind, getattr(kb, section)) for section, kind in KIND_OF_SECTION.items()
     ]
-    num_of: dict[str, int] = {}
-    names: dict[str, str] = {}
-    for _, entities in sections:
-        for entity in entities:
-            num_of[entity.id] = len(num_of) + 1
-            names[entity.id] = _own_name(entity)
+    names = {entity.id: _own_name(entity) for _, entities in sections for entity in entities}
     for statement in kb.statements:
         names[statement.id] = names[statement.speaker]
-
     connection.executemany(
         "INSERT INTO entity VALUES (?, ?, ?, ?, ?)",
         (
@@ -79,24 +133,30 @@ def fill(connection: sqlite3.Connection, kb: KnowledgeBase, meta: dict[str, str]
         ),
     )
     connection.executemany("INSERT INTO link VALUES (?, ?, ?)", _links(kb, num_of))
-    name_rows: list[tuple[str, str, str, str, int]] = []
+
+
+def name_tables(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables:
+    """The folded name keys of every entity, and the words in them."""
+    names: list[NameRow] = []
     counts: dict[str, int] = {}
-    for kind, entities in sections:
-        for entity in entities:
+    for section, kind in KIND_OF_SECTION.items():
+        for entity in getattr(kb, section):
             num = num_of[entity.id]
             for form, text in _name_forms(entity):
                 # An id is lower-case words joined by hyphens: its folded form needs no fold.
                 folded = entity.id.replace("-", " ") if form == "id" else fold(text)
                 if folded:
-                    name_rows.append((kind, compact(folded), folded, form, num))
+                    names.append((kind, compact(folded), folded, form, num))
                     if form != "title":
                         counts[kind] = counts.get(kind, 0) + 1
-    connection.executemany("INSERT INTO name VALUES (?, ?, ?, ?, ?)", name_rows)
-    # How many names each kind has: a small kind is scanned whole for typos.
-    names_meta = {f"names:{kind}": str(count) for kind, count in counts.items()}
-    connection.executemany("INSERT INTO meta VALUES (?, ?)", {**meta, **names_meta}.items())
-    connection.executescript(CORE_INDEXES)
-    connection.commit()
+    owners: dict[tuple[str, str], dict[int, None]] = {}
+    for kind, _, folded, _, num in names:
+        for token in folded.split():
+            owners.setdefault((kind, token), {})[num] = None
+    tokens = [
+        (kind, token, ",".join(map(str, nums))) for (kind, token), nums in sorted(owners.items())
+    ]
+    return NameTables(names, tokens, counts)
 
 
 def _json(entity: Entity) -> bytes:

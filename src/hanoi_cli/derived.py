@@ -1,7 +1,7 @@
 """The index tables derived from the core, built the first time a query needs one.
 
-`token` (whole-word name matching), `gram` (trigrams for typos in a big KB) and `fulltext`
-(`hanoi search`) are read from the core tables alone, so a lookup that needs none of them (an
+`gram` (trigrams for typos in a big KB) and `fulltext` (`hanoi search`) are read from the
+core tables alone, so a lookup that needs none of them (an
 exact name) never waits for them, and building one needs neither the KB file nor pydantic.
 """
 
@@ -15,13 +15,6 @@ from collections.abc import Iterator
 from hanoi_cli.views import Data, evidence_items
 
 DERIVED_SCHEMA = {
-    # One row per word, with the nums of the entities whose names have it ("3,17,240"):
-    # a row per (word, entity) made the table ten times longer and slower to build.
-    "token": """
-        CREATE TABLE {schema}.token(kind TEXT NOT NULL, token TEXT NOT NULL,
-                                    entities TEXT NOT NULL,
-                                    PRIMARY KEY(kind, token)) WITHOUT ROWID;
-    """,
     "gram": """
         CREATE VIRTUAL TABLE {schema}.gram USING fts5(folded, kind UNINDEXED, entity UNINDEXED,
                                                       tokenize='trigram');
@@ -42,15 +35,6 @@ DerivedRows = list[tuple[object, ...]]
 
 def derived_rows(table: str, core: sqlite3.Connection) -> DerivedRows:
     """The rows of derived `table`, read from the `core` tables."""
-    if table == "token":
-        owners: dict[tuple[str, str], dict[int, None]] = {}
-        for kind, folded, entity in core.execute("SELECT kind, folded, entity FROM name"):
-            for token in folded.split():
-                owners.setdefault((kind, token), {})[entity] = None
-        return [
-            (kind, token, ",".join(map(str, entities)))
-            for (kind, token), entities in sorted(owners.items())
-        ]
     if table == "gram":
         return core.execute(
             "SELECT folded, kind, entity FROM name WHERE form != 'title' ORDER BY rowid"

@@ -33,9 +33,11 @@ from hanoi_cli.paths import cache_dir
 from hanoi_cli.views import Assembler, EntityRow
 
 if TYPE_CHECKING:
+    from hanoi_cli.build import NameTables
+    from hanoi_cli.errors import Problem
     from hanoi_cli.models import KnowledgeBase
 
-INDEX_FORMAT = "2"
+INDEX_FORMAT = "3"
 RACY_NS = 3_000_000_000
 """A KB modified this close to the build may have changed again within the same mtime tick."""
 
@@ -475,13 +477,14 @@ def _collector_paused() -> Iterator[None]:
 def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
     import hashlib
 
-    from hanoi_cli.build import fill
-    from hanoi_cli.loading import parse_kb, read_kb_bytes
+    from hanoi_cli.build import NameTables, fill, numbering
+    from hanoi_cli.loading import raise_problems, read_kb_bytes, validate_kb
+    from hanoi_cli.parallel import Aside
 
     built_ns = time.time_ns()
     stat = kb_path.stat()
     raw = read_kb_bytes(kb_path)
-    kb = parse_kb(raw, kb_path)
+    kb = validate_kb(raw, kb_path)
     meta = {
         "format": INDEX_FORMAT,
         "version": _code_version(),
@@ -494,25 +497,52 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(built_ns / 1e9)),
         **_stat_key(stat),
     }
-    del raw
-    if cache_file is not None:
-        try:
-            return _build_file(kb, meta, cache_file)
-        except (OSError, sqlite3.Error) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            warn(f"cache not written ({cache_file.parent}: {reason}); using an in-memory index")
-    connection = sqlite3.connect(":memory:")
-    fill(connection, kb, meta)
-    return connection
+    num_of = numbering(kb)
+    work = partial(_checked_names, kb, num_of)
+    # A big KB's checks and name keys are built by a second process meanwhile: at 100,000
+    # people they are half the build. Forking a small KB costs more than it saves.
+    with Aside(work, fork=len(raw) >= PARALLEL_BYTES) as checked:
+        del raw
+
+        def names() -> NameTables:
+            found = checked.result()
+            if not isinstance(found, NameTables):
+                raise_problems(kb_path, found)
+            return found
+
+        def fill_core(connection: sqlite3.Connection) -> None:
+            fill(connection, kb, num_of, meta, names)
+
+        if cache_file is not None:
+            try:
+                return _build_file(fill_core, cache_file)
+            except (OSError, sqlite3.Error) as error:
+                reason = getattr(error, "strerror", None) or str(error)
+                warn(f"cache not written ({cache_file.parent}: {reason}); using an in-memory index")
+        connection = sqlite3.connect(":memory:")
+        fill_core(connection)
+        return connection
 
 
-def _build_file(kb: KnowledgeBase, meta: dict[str, str], cache_file: Path) -> sqlite3.Connection:
-    from hanoi_cli.build import fill
+PARALLEL_BYTES = 4 << 20
+"""KBs this big build their checks and name keys in a second process (about 5,000 people)."""
 
-    _write_atomically(cache_file, lambda connection: fill(connection, kb, meta))
-    # The derived tables beside it belong to the index just replaced: never used again.
+
+def _checked_names(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables | tuple[Problem, ...]:
+    """The KB's name and token rows, or the problems `find_problems` found in it."""
+    from hanoi_cli.build import name_tables
+    from hanoi_cli.checks import find_problems
+
+    return tuple(find_problems(kb)) or name_tables(kb, num_of)
+
+
+def _build_file(
+    fill_core: Callable[[sqlite3.Connection], None], cache_file: Path
+) -> sqlite3.Connection:
     from hanoi_cli.derived import DERIVED_SCHEMA
 
+    _write_atomically(cache_file, fill_core)
+    # The derived tables beside it belong to the index just replaced: never used again.
     for table in DERIVED_SCHEMA:
         with contextlib.suppress(OSError):
             _derived_file(cache_file, table).unlink()

@@ -104,6 +104,13 @@ def json_path(location: tuple[int | str, ...]) -> str:
 
 def parse_kb(raw: bytes, origin: Path) -> KnowledgeBase:
     """Validate JSON bytes against the models, then check references across the KB."""
+    kb = validate_kb(raw, origin)
+    raise_problems(origin, tuple(find_problems(kb)))
+    return kb
+
+
+def validate_kb(raw: bytes, origin: Path) -> KnowledgeBase:
+    """Validate JSON bytes against the models alone: `find_problems` is still to be run."""
     try:
         kb = KnowledgeBase.model_validate_json(raw)
     except ValidationError as error:
@@ -117,10 +124,13 @@ def parse_kb(raw: bytes, origin: Path) -> KnowledgeBase:
         raise _invalid(origin, problems) from None
     except RecursionError:
         raise KBUnreadableError(f"{origin}: not valid JSON: nested too deeply") from None
-    problems = tuple(find_problems(kb))
+    return kb
+
+
+def raise_problems(origin: Path, problems: tuple[Problem, ...]) -> None:
+    """Raises KBInvalidError if `find_problems` found any."""
     if problems:
         raise _invalid(origin, problems)
-    return kb
 
 
 def load_kb(path: Path) -> KnowledgeBase:

@@ -226,7 +226,6 @@ def _token_tiers(store: Store, kind: str, folded: str) -> dict[int, _Hit]:
 
 def _entities_with_tokens(store: Store, kind: str, words: list[str], prefix: bool) -> set[int]:
     """Entities that have every word as a whole token (or, with `prefix`, a token's start)."""
-    store.require("token")
     found: set[int] | None = None
     for word in words:
         if prefix:

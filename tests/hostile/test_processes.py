@@ -251,7 +251,7 @@ def test_disk_full_while_writing_the_cache(
 
 def _cache_file(isolated_environment: Path) -> Path:
     assert invoke_mini("who", "Guterres", "--json").exit_code == 0
-    # The core index; tables built on first use sit beside it as `index-....token.sqlite`.
+    # The core index; tables built on first use sit beside it as `index-....gram.sqlite`.
     (cache,) = (isolated_environment / "hanoi-cli").glob("index-*-*[0-9].sqlite")
     return cache
 
@@ -294,7 +294,6 @@ def test_damaged_cache_pages_are_rebuilt(isolated_environment: Path) -> None:
 
 # The tables built on first use, each with a query that reads it on the fixture KB.
 DERIVED_QUERIES = {
-    "token": ("who", "Guterres", "--json"),
     "fulltext": ("search", "historic", "--json"),
 }
 

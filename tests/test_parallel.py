@@ -1,0 +1,215 @@
+"""A big KB's index is built by two processes: the same index, the same errors, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hanoi_cli import checks, index, parallel
+from hanoi_cli.errors import KBInvalidError, Problem
+from hanoi_cli.index import open_store
+from hanoi_cli.models import KnowledgeBase
+from hanoi_cli.parallel import Aside
+from hanoi_cli.query import find
+from tests.conftest import ROOT
+from tests.kbfactory import KBDict, write_kb
+from tests.test_views import _synthetic_kb
+
+needs_fork = pytest.mark.skipif(not parallel.can_fork(), reason="no second CPU, or not Linux")
+
+# Build ids and times differ between any two builds.
+_PER_BUILD = ("build_id", "built", "built_ns")
+
+
+def _tables(cache_file: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of an index, in stored order, without per-build meta."""
+    connection = sqlite3.connect(cache_file)
+    try:
+        names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
+        return {
+            name: [
+                row
+                for row in connection.execute(f"SELECT * FROM {name}")
+                if name != "meta" or row[0] not in _PER_BUILD
+            ]
+            for name in sorted(names)
+            if not name.startswith("sqlite_")
+            and connection.execute(
+                "SELECT type FROM sqlite_master WHERE name = ?", (name,)
+            ).fetchone()[0]
+            == "table"
+        }
+    finally:
+        connection.close()
+
+
+def _no_warning(message: str) -> None:
+    raise AssertionError(f"unexpected warning: {message}")
+
+
+def _build(kb_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, fork: bool) -> Path:
+    """Builds the index of `kb_path`, in two processes or in one, and returns its file."""
+    forked: list[bool] = []
+
+    class Watched(Aside[object]):
+        def __init__(self, work: Callable[[], object], fork: bool = True) -> None:
+            super().__init__(work, fork)
+            forked.append(self.forked)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index, "PARALLEL_BYTES", 0 if fork else 1 << 62)
+        patch.setattr(parallel, "Aside", Watched)
+        open_store(kb_path, {"XDG_CACHE_HOME": str(cache_home)}, _no_warning).close()
+    assert forked == [fork]
+    cache_file = index.cache_file_for(kb_path, {"XDG_CACHE_HOME": str(cache_home)})
+    assert cache_file is not None
+    return cache_file
+
+
+@pytest.fixture(params=["real", "synthetic"])
+def kb_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if request.param == "real":
+        return ROOT / "data" / "facts.json"
+    path = tmp_path / "kb.json"
+    path.write_text(json.dumps(_synthetic_kb(300)), encoding="utf-8")
+    return path
+
+
+@needs_fork
+def test_two_processes_build_the_same_index_as_one(
+    kb_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = _tables(_build(kb_path, tmp_path / "one", monkeypatch, fork=False))
+    shared = _tables(_build(kb_path, tmp_path / "two", monkeypatch, fork=True))
+    assert shared == alone
+    assert len(shared["name"]) > 100 and len(shared["token"]) > 50
+
+
+@needs_fork
+def test_a_forked_build_answers_name_word_lookups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_path = write_kb(tmp_path)
+    _build(kb_path, tmp_path / "cache", monkeypatch, fork=True)
+    store = open_store(kb_path, {"XDG_CACHE_HOME": str(tmp_path / "cache")}, _no_warning)
+    try:
+        # "Tam" is a word of a name: the token table, filled from the child's rows.
+        assert [(m.name, m.tier) for m in find(store, "person", "Tam")] == [
+            ("Lương Tam Quang", "phrase")
+        ]
+    finally:
+        store.close()
+
+
+def _dangling_speaker(kb: KBDict) -> None:
+    kb["statements"][0]["speaker"] = "nobody-at-all"
+
+
+def _duplicate_id(kb: KBDict) -> None:
+    kb["people"][1]["id"] = kb["people"][0]["id"]
+
+
+@needs_fork
+@pytest.mark.parametrize("change", [_dangling_speaker, _duplicate_id], ids=lambda f: f.__name__)
+def test_an_invalid_kb_gives_the_same_error_from_either_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[KBDict], None]
+) -> None:
+    # A dangling reference breaks the parent's rows before the child's checks report.
+    kb_path = write_kb(tmp_path, change)
+    real_checks = checks.find_problems
+    checked_here: list[bool] = []
+
+    def counted(kb: KnowledgeBase) -> Iterator[Problem]:
+        checked_here.append(True)  # in this process's memory: a child's call is not seen
+        return real_checks(kb)
+
+    monkeypatch.setattr(checks, "find_problems", counted)
+    errors = []
+    for fork in (False, True):
+        checked_here.clear()
+        with pytest.raises(KBInvalidError) as caught:
+            _build(kb_path, tmp_path / f"cache-{fork}", monkeypatch, fork=fork)
+        errors.append((str(caught.value), caught.value.problems))
+        # The child's problems are the error: the parent does not check the KB again.
+        assert checked_here == ([] if fork else [True])
+        # Nothing is left behind: no index, no temporary file.
+        assert list((tmp_path / f"cache-{fork}").rglob("*.sqlite*")) == []
+    assert errors[0] == errors[1]
+    assert "not a valid KB" in errors[0][0]
+
+
+@needs_fork
+def test_the_child_runs_the_work_and_the_parent_gets_its_result() -> None:
+    with Aside(os.getpid) as aside:
+        assert aside.forked
+        child_pid = aside.result()
+    assert child_pid != os.getpid()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child_pid, os.WNOHANG)  # already reaped: no zombie is left
+
+
+def _fails_in_the_child(parent: int) -> Callable[[], str]:
+    def work() -> str:
+        if os.getpid() != parent:
+            raise MemoryError("the child ran out of memory")
+        return "computed by the parent"
+
+    return work
+
+
+def _killed_in_the_child(parent: int) -> Callable[[], str]:
+    def work() -> str:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "computed by the parent"
+
+    return work
+
+
+@needs_fork
+@pytest.mark.parametrize("make", [_fails_in_the_child, _killed_in_the_child])
+def test_a_failed_child_leaves_the_work_to_the_parent(
+    make: Callable[[int], Callable[[], str]],
+) -> None:
+    with Aside(make(os.getpid())) as aside:
+        assert aside.forked
+        assert aside.result() == "computed by the parent"
+        assert aside.result() == "computed by the parent"  # once, then remembered
+
+
+@needs_fork
+def test_leaving_early_stops_the_child() -> None:
+    with Aside(lambda: threading.Event().wait(60)) as aside:
+        pid = aside._pid
+        assert pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_no_fork_when_asked_not_to_or_when_threads_run() -> None:
+    calls: list[int] = []
+
+    def work() -> int:
+        calls.append(os.getpid())
+        return len(calls)
+
+    with Aside(work, fork=False) as aside:
+        assert not aside.forked and calls == []
+        assert aside.result() == 1 and calls == [os.getpid()]
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        # A lock another thread holds at the fork would stay locked forever in the child.
+        assert parallel.can_fork() is False
+        assert not Aside(os.getpid).forked
+    finally:
+        release.set()
+        thread.join()
