@@ -1,10 +1,10 @@
 """Writes a validated KB into an index: entity rows, links, name keys and search tables.
 
 The core of the index is built whenever the KB changes: each entity as its own compact JSON,
-the reverse links a document needs (who said what, who took part, who works where) and the
-folded name keys that exact and prefix lookups use. `views.py` assembles answer documents from
-the rows and links at query time: storing finished documents made the index four times the
-KB's size and its build five times slower.
+the reverse links a document needs (who said what, who took part, who works where), the
+folded name keys that exact and prefix lookups use and the words in them (a surname lookup).
+`views.py` assembles answer documents from the rows and links at query time: storing finished
+documents made the index four times the KB's size and its build five times slower.
 
 The tables derived from the core (`derived.py`) are built the first time a query needs them.
 """

@@ -3,8 +3,10 @@
 The core is built once per KB content from the validated models (`build.py`) and kept in the
 cache directory, so a warm query opens one file, runs a few indexed lookups and assembles its
 answer from a handful of rows (`views.py`): no pydantic, no full JSON parse, whatever the KB's
-size. The token, trigram and full-text tables (`derived.py`) are built from the core the first
-time a query needs them and cached beside it, each tied to its core by a build id.
+size. A big KB's core is built by two processes (`parallel.py`): a forked child checks the KB
+and folds its names while the parent writes the entity rows. The trigram and full-text tables
+(`derived.py`) are built from the core the first time a query needs them and cached beside
+it, each tied to its core by a build id.
 
 The cache is never required. It is keyed by the KB's path and checked against the file's size,
 mtime, ctime and inode (and its SHA-256 when the file changed within the last seconds of a
@@ -58,7 +60,7 @@ class CacheInfo(NamedTuple):
     size_bytes: int
     built: str | None
     derived: tuple[str, ...] = ()
-    """The tables built on first use that are cached for this index (`token`, `gram`, ...)."""
+    """The tables built on first use that are cached for this index (`gram`, `fulltext`)."""
 
 
 class Store:
@@ -81,7 +83,7 @@ class Store:
         self._derived_repaired = False
 
     def require(self, table: str) -> None:
-        """Makes a derived table (`token`, `gram`, `fulltext`) queryable.
+        """Makes a derived table (`gram`, `fulltext`) queryable.
 
         A fresh copy in the cache is attached; otherwise it is built now from the core tables
         and cached beside them, so only the first query that needs it after a KB change pays.
@@ -244,7 +246,7 @@ def _database_file(connection: sqlite3.Connection) -> Path | None:
 
 
 def _derived_file(core_file: Path, table: str) -> Path:
-    """`index-....sqlite` -> `index-....token.sqlite`: removed with it by `cache clear`."""
+    """`index-....sqlite` -> `index-....gram.sqlite`: removed with it by `cache clear`."""
     return core_file.with_name(f"{core_file.stem}.{table}.sqlite")
 
 
@@ -478,7 +480,7 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
     import hashlib
 
     from hanoi_cli.build import NameTables, fill, numbering
-    from hanoi_cli.loading import raise_problems, read_kb_bytes, validate_kb
+    from hanoi_cli.loading import invalid_kb, read_kb_bytes, validate_kb
     from hanoi_cli.parallel import Aside
 
     built_ns = time.time_ns()
@@ -506,9 +508,9 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
 
         def names() -> NameTables:
             found = checked.result()
-            if not isinstance(found, NameTables):
-                raise_problems(kb_path, found)
-            return found
+            if isinstance(found, NameTables):
+                return found
+            raise invalid_kb(kb_path, found)
 
         def fill_core(connection: sqlite3.Connection) -> None:
             fill(connection, kb, num_of, meta, names)

@@ -105,7 +105,9 @@ def json_path(location: tuple[int | str, ...]) -> str:
 def parse_kb(raw: bytes, origin: Path) -> KnowledgeBase:
     """Validate JSON bytes against the models, then check references across the KB."""
     kb = validate_kb(raw, origin)
-    raise_problems(origin, tuple(find_problems(kb)))
+    problems = tuple(find_problems(kb))
+    if problems:
+        raise invalid_kb(origin, problems)
     return kb
 
 
@@ -121,23 +123,18 @@ def validate_kb(raw: bytes, origin: Path) -> KnowledgeBase:
         problems = tuple(
             Problem(json_path(tuple(detail["loc"])), str(detail["msg"])) for detail in details
         )
-        raise _invalid(origin, problems) from None
+        raise invalid_kb(origin, problems) from None
     except RecursionError:
         raise KBUnreadableError(f"{origin}: not valid JSON: nested too deeply") from None
     return kb
-
-
-def raise_problems(origin: Path, problems: tuple[Problem, ...]) -> None:
-    """Raises KBInvalidError if `find_problems` found any."""
-    if problems:
-        raise _invalid(origin, problems)
 
 
 def load_kb(path: Path) -> KnowledgeBase:
     return parse_kb(read_kb_bytes(path), path)
 
 
-def _invalid(origin: Path, problems: tuple[Problem, ...]) -> KBInvalidError:
+def invalid_kb(origin: Path, problems: tuple[Problem, ...]) -> KBInvalidError:
+    """The error for a KB in which `find_problems` found `problems` (at least one)."""
     count = len(problems)
     first = problems[0]
     noun = "problem" if count == 1 else "problems"
