@@ -25,7 +25,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -587,7 +586,9 @@ build takes seconds): it was left by a build that was killed."""
 
 def _remove_stale_temporaries(path: Path) -> None:
     now = time.time_ns()
-    for temporary in path.parent.glob(f"{glob_escape(path.name)}.*.tmp"):
+    from glob import escape
+
+    for temporary in path.parent.glob(f"{escape(path.name)}.*.tmp"):
         with contextlib.suppress(OSError):
             if now - temporary.stat().st_mtime_ns > STALE_TEMPORARY_NS:
                 temporary.unlink()

@@ -447,12 +447,12 @@ def statements(
     return found
 
 
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_DATE = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$"  # compiled on first use, by `re`
 
 
 def parse_date_bound(text: str, *, end: bool) -> str:
     """`2025` or `2025-10` or `2025-10-25` as the first (or, with `end`, last) day it covers."""
-    found = _DATE.match(text.strip())
+    found = re.match(_DATE, text.strip())
     if not found:
         raise UsageError(f"{text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = found.groups()

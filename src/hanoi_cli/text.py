@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 # Letters that carry no combining mark in Unicode, so NFKD alone does not reduce them.
 _BASE_LETTERS = str.maketrans(
     {"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "AE"}
 )
-_APOSTROPHES = re.compile(r"['\u2019\u02bc`]")
-_NON_WORD = re.compile(r"[\W_]+")
+# Patterns, compiled by `re` on first use: an ASCII name never needs them (start-up time).
+_APOSTROPHES = r"['\u2019\u02bc`]"
+_NON_WORD = r"[\W_]+"
 _TYPOGRAPHIC_QUOTES = str.maketrans(
     {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u2018": "'", "\u2019": "'"}
 )
@@ -40,10 +40,12 @@ def fold(text: str) -> str:
 
 
 def _fold_unicode(text: str) -> str:
+    import unicodedata
+
     decomposed = unicodedata.normalize("NFKD", text.translate(_BASE_LETTERS))
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    bare = _APOSTROPHES.sub("", bare.casefold())
-    return " ".join(_NON_WORD.sub(" ", bare).split())
+    bare = re.sub(_APOSTROPHES, "", bare.casefold())
+    return " ".join(re.sub(_NON_WORD, " ", bare).split())
 
 
 def compact(folded: str) -> str:
@@ -53,5 +55,7 @@ def compact(folded: str) -> str:
 
 def fold_quote(text: str) -> str:
     """For verbatim checks: same words, but whitespace runs and typographic quotes folded."""
+    import unicodedata
+
     text = unicodedata.normalize("NFC", text).translate(_TYPOGRAPHIC_QUOTES)
     return " ".join(text.split())
