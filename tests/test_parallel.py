@@ -184,6 +184,21 @@ def test_a_failed_child_leaves_the_work_to_the_parent(
         assert aside.result() == "computed by the parent"  # once, then remembered
 
 
+def _ctrl_c_ends_this_process() -> bool:
+    return signal.getsignal(signal.SIGINT) == signal.SIG_DFL
+
+
+@needs_fork
+def test_ctrl_c_ends_the_child_without_running_the_parents_handler() -> None:
+    # In the parent, Ctrl-C raises KeyboardInterrupt, whose handling prints a message and
+    # removes the build's files; the child must simply end.
+    assert not _ctrl_c_ends_this_process()
+    with Aside(_ctrl_c_ends_this_process) as aside:
+        assert aside.forked
+        assert aside.result() is True
+    assert not _ctrl_c_ends_this_process()
+
+
 @needs_fork
 def test_leaving_early_stops_the_child() -> None:
     with Aside(lambda: threading.Event().wait(60)) as aside:

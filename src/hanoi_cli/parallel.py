@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 _T = TypeVar("_T")
 
@@ -35,17 +35,26 @@ class Aside(Generic[_T]):
 
     def _start(self) -> None:
         read_end, write_end = os.pipe()
+        # Ctrl-C is held back across the fork: the child must never run the parent's
+        # KeyboardInterrupt handling (its message, its cleanup of the parent's files).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             pid = os.fork()
         except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(read_end)
             os.close(write_end)
             return
         if pid == 0:
-            os.close(read_end)
-            _run_child(self._work, write_end)
+            _run_child(self._work, held, read_end, write_end)
         os.close(write_end)
         self._pid, self._pipe = pid, read_end
+        try:
+            # A Ctrl-C held back is raised here, before the caller's `with` could stop the child.
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def forked(self) -> bool:
@@ -109,11 +118,17 @@ def _other_threads() -> bool:
     return threading.active_count() > 1
 
 
-def _run_child(work: Callable[[], object], write_end: int) -> None:
+def _run_child(
+    work: Callable[[], object], held: set[int | signal.Signals], read_end: int, write_end: int
+) -> NoReturn:
     """The child's whole life: `work`, its result down the pipe, exit. `os._exit` skips the
     parent's exit handlers and buffered output, which are the parent's to run and flush."""
     status = 1
     try:
+        # Ctrl-C ends the child at once and quietly; the parent gets it too.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        os.close(read_end)
         payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(payload)

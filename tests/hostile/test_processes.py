@@ -139,6 +139,54 @@ def test_sigint_during_a_cold_build(tmp_path: Path) -> None:
     assert leftovers == []
 
 
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C reaches every process of the group: the build's child as well.
+    kb = _big_kb(tmp_path, 40_000)
+    assert kb.stat().st_size > 4 << 20  # big enough to be built by two processes
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while not children and process.poll() is None and time.monotonic() < deadline:
+        children = _children(process.pid)
+        time.sleep(0.005)
+    if not children:
+        process.kill()
+        process.communicate()
+        pytest.skip("the build finished, or was not split, before its child was seen")
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    # One message, from the parent: the child ends quietly.
+    assert stderr == b"hanoi: interrupted\n"
+    assert stdout == b""
+    assert list((tmp_path / "cache").rglob("*.tmp")) == []
+    assert list((tmp_path / "cache").rglob("*.sqlite")) == []
+    assert _children(process.pid) == []
+    for child in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)
+
+
 @pytest.mark.parametrize("where", ["hanoi_cli.query.find", "hanoi_cli.index.open_store"])
 def test_keyboard_interrupt_at_the_boundary(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     module, name = where.rsplit(".", 1)
