@@ -515,6 +515,9 @@ def test_a_rebuilt_core_removes_the_tables_built_for_the_old_one(tmp_path: Path)
     search(store, "historic")
     store.close()
     assert cache_info(kb_path, _env(cache)).derived == ("fulltext",)
+    # A table that an older version built beside the core, and this one no longer does.
+    [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
+    core.with_name(f"{core.stem}.token.sqlite").write_bytes(b"SQLite format 3\x00")
     write_kb(tmp_path, _rename("Antonio Other"))  # type: ignore[arg-type]
     assert _name(kb_path, cache) == "Antonio Other"
     # Only the new core is left: its "Guterres" lookup needed no table built on first use.

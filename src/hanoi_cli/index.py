@@ -540,13 +540,14 @@ def _checked_names(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables | tu
 def _build_file(
     fill_core: Callable[[sqlite3.Connection], None], cache_file: Path
 ) -> sqlite3.Connection:
-    from hanoi_cli.derived import DERIVED_SCHEMA
+    from glob import escape
 
     _write_atomically(cache_file, fill_core)
-    # The derived tables beside it belong to the index just replaced: never used again.
-    for table in DERIVED_SCHEMA:
+    # The derived tables beside it belong to the index just replaced: never used again. So do
+    # tables an older version built that this one does not (`.token.sqlite` before format 3).
+    for derived in cache_file.parent.glob(f"{escape(cache_file.stem)}.*.sqlite"):
         with contextlib.suppress(OSError):
-            _derived_file(cache_file, table).unlink()
+            derived.unlink()
     return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
 
 
@@ -585,9 +586,9 @@ build takes seconds): it was left by a build that was killed."""
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    now = time.time_ns()
     from glob import escape
 
+    now = time.time_ns()
     for temporary in path.parent.glob(f"{escape(path.name)}.*.tmp"):
         with contextlib.suppress(OSError):
             if now - temporary.stat().st_mtime_ns > STALE_TEMPORARY_NS:
