@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hanoi_cli import build, index
-from hanoi_cli.errors import KBUnreadableError
+from hanoi_cli.errors import KBInvalidError, KBUnreadableError
 from hanoi_cli.index import cache_file_for, cache_info, clear_cache, open_store
 from hanoi_cli.query import find, search
 from tests.kbfactory import KBDict, mini_kb_dict, write_kb
@@ -138,6 +138,19 @@ def _fill_then(failure: object) -> object:
         original(connection, *args)
 
     return fill
+
+
+def test_an_invalid_kb_with_an_unwritable_cache_reports_only_the_kb(tmp_path: Path) -> None:
+    def dangling(kb: KBDict) -> None:
+        kb["statements"][0]["speaker"] = "nobody-at-all"
+
+    kb_path = write_kb(tmp_path, dangling)
+    not_a_directory = tmp_path / "cache"
+    not_a_directory.write_text("")
+    warnings: list[str] = []
+    with pytest.raises(KBInvalidError, match="nobody-at-all"):
+        open_store(kb_path, _env(not_a_directory), warnings.append)
+    assert warnings == []
 
 
 def test_no_home_and_no_xdg_means_no_cache(tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -201,11 +204,139 @@ def test_ctrl_c_ends_the_child_without_running_the_parents_handler() -> None:
 
 @needs_fork
 def test_leaving_early_stops_the_child() -> None:
+    started = time.monotonic()
     with Aside(lambda: threading.Event().wait(60)) as aside:
         pid = aside._pid
         assert pid
+    # Killed, not waited for: a minute of work is not sat through.
+    assert time.monotonic() - started < 30
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+@needs_fork
+def test_a_child_killed_while_sending_leaves_the_work_to_the_parent() -> None:
+    parent = os.getpid()
+    big = 8 << 20  # far more than a pipe holds: the child blocks until the parent reads
+
+    def work() -> bytes:
+        if os.getpid() != parent:
+            signal.alarm(1)  # SIGALRM ends the child while it is blocked, half sent
+        return b"x" * big
+
+    with Aside(work) as aside:
+        assert aside.forked
+        time.sleep(1.5)
+        assert aside.result() == b"x" * big
+
+
+@needs_fork
+def test_ctrl_c_to_the_parent_alone_while_it_waits_stops_the_child() -> None:
+    parent = os.getpid()
+
+    def work() -> str:
+        if os.getpid() != parent:
+            time.sleep(60)
+        return "done"
+
+    with Aside(work) as aside:
+        pid = aside._pid
+        # Started after the fork: with a thread running, `can_fork` would refuse.
+        threading.Timer(0.3, os.kill, (parent, signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            aside.result()
+        assert time.monotonic() - started < 30
+        assert not aside.forked
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+_CHILD_OF_A_KILLED_PARENT = """
+import os, sys, time
+from hanoi_cli.parallel import Aside
+parent = os.getpid()
+def work():
+    if os.getpid() != parent:
+        time.sleep(60)
+    return 0
+aside = Aside(work)
+print(aside._pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@needs_fork
+def test_the_child_dies_with_a_killed_parent_and_holds_no_stream_open() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _CHILD_OF_A_KILLED_PARENT],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert process.stdout is not None
+    child = int(process.stdout.readline())
+    assert _alive(child)
+    process.kill()  # SIGKILL: no Python code of the parent runs
+    started = time.monotonic()
+    # EOF at once: the child does not hold the parent's stdout open.
+    assert process.stdout.read() == b""
+    process.wait()
+    while _alive(child) and time.monotonic() - started < 10:
+        time.sleep(0.01)
+    assert not _alive(child)
+
+
+@needs_fork
+def test_ctrl_c_at_the_moment_of_the_fork_is_handled_by_the_parent_alone() -> None:
+    script = """
+import os, signal
+from hanoi_cli.parallel import Aside
+parent = os.getpid()
+real_fork = os.fork
+def fork():
+    pid = real_fork()
+    os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C to the group, right at the fork
+    return pid
+os.fork = fork
+try:
+    with Aside(lambda: 42):
+        print("not reached", flush=True)
+except KeyboardInterrupt:
+    print("parent" if os.getpid() == parent else "child", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert done.stdout == "parent\n", done
+
+
+def test_no_fork_with_sigchld_ignored() -> None:
+    # The kernel would reap the child at once: its result could not be trusted.
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert parallel.can_fork() is False
+        assert Aside(os.getpid).result() == os.getpid()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+@needs_fork
+def test_the_childs_standard_streams_are_not_the_parents() -> None:
+    with Aside(lambda: [str(Path(f"/proc/self/fd/{fd}").readlink()) for fd in (0, 1, 2)]) as aside:
+        assert aside.result() == [os.devnull] * 3
 
 
 def test_no_fork_when_asked_not_to_or_when_threads_run() -> None:

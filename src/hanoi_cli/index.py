@@ -518,6 +518,8 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
             try:
                 return _build_file(fill_core, cache_file)
             except (OSError, sqlite3.Error) as error:
+                # An invalid KB is the error to report, not the cache it could not be written to.
+                names()
                 reason = getattr(error, "strerror", None) or str(error)
                 warn(f"cache not written ({cache_file.parent}: {reason}); using an in-memory index")
         connection = sqlite3.connect(":memory:")
