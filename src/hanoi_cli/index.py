@@ -527,8 +527,10 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
         return connection
 
 
-PARALLEL_BYTES = 4 << 20
-"""KBs this big build their checks and name keys in a second process (about 5,000 people)."""
+PARALLEL_BYTES = 1 << 20
+"""KBs this big (about 1,400 people) build their checks and name keys in a second process.
+Measured builds: even at 0.7 MiB the fork costs no more than it saves; at 2 MiB it saves 20%,
+at 7 MiB 25%."""
 
 
 def _checked_names(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables | tuple[Problem, ...]:

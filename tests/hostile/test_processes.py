@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hanoi_cli import build
+from hanoi_cli import build, index
 from tests.conftest import MINI_KB
 from tests.hostile.conftest import (
     assert_contract,
@@ -156,7 +156,7 @@ def _children(pid: int) -> list[int]:
 def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) -> None:
     # A terminal's Ctrl-C reaches every process of the group: the build's child as well.
     kb = _big_kb(tmp_path, 40_000)
-    assert kb.stat().st_size > 4 << 20  # big enough to be built by two processes
+    assert kb.stat().st_size > index.PARALLEL_BYTES  # big enough to be built by two processes
     process = subprocess.Popen(
         [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
         stdout=subprocess.PIPE,
