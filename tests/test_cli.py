@@ -318,8 +318,45 @@ def test_cache_info_and_clear(isolated_environment: Path) -> None:
     assert json.loads(run_mini("cache", "info", "--json").stdout)["exists"] is False
 
 
+def _cache_files(directory: Path) -> dict[str, tuple[int, int]]:
+    return {
+        path.name: (path.stat().st_ino, path.stat().st_mtime_ns) for path in directory.iterdir()
+    }
+
+
+def test_cache_build_leaves_nothing_to_build_on_use(isolated_environment: Path) -> None:
+    result = run_mini("cache", "build", "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    info = json.loads(result.stdout)
+    assert info["fresh"] is True and info["built_on_use"] == ["gram", "fulltext"]
+    cache = isolated_environment / "hanoi-cli"
+    built = _cache_files(cache)
+    assert len(built) == 3
+    # Lookups, typos and searches find every table ready: no file is written or replaced.
+    for args in (["who", "Guterres"], ["who", "Gutteres"], ["search", "ransomware"]):
+        assert run_mini(*args, "--json").exit_code == 0
+    assert _cache_files(cache) == built
+    # A fresh index is kept, not rebuilt.
+    again = json.loads(run_mini("cache", "build", "--json").stdout)
+    assert again == info and _cache_files(cache) == built
+    assert "built_on_use: gram, fulltext\n" in run_mini("cache", "build").stdout
+
+
+def test_cache_build_of_an_invalid_kb(isolated_environment: Path, tmp_path: Path) -> None:
+    def dangling(kb: KBDict) -> None:
+        kb["statements"][0]["speaker"] = "nobody-at-all"
+
+    result = run_cli("--data", str(write_kb(tmp_path, dangling)), "cache", "build")
+    assert result.exit_code == ExitCode.KB_INVALID
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert "not a valid KB" in result.stderr
+    assert not (isolated_environment / "hanoi-cli").exists() or not any(
+        (isolated_environment / "hanoi-cli").iterdir()
+    )
+
+
 COMMANDS = ["who", "country", "org", "stats", "quotes", "timeline", "search", "list", "sources",
-            "validate", "cache", "cache info", "cache clear"]  # fmt: skip
+            "validate", "cache", "cache info", "cache build", "cache clear"]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -628,6 +628,20 @@ def cache_info(kb_path: Path, environ: Mapping[str, str]) -> CacheInfo:
     return CacheInfo(kb_path, cache_file, True, True, size, meta.get("built"), tuple(derived))
 
 
+def build_cache(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> CacheInfo:
+    """Builds the index of the KB now, unless it is fresh, and every table built on first use:
+    after it, no query waits for a build until the KB changes again."""
+    from hanoi_cli.derived import DERIVED_SCHEMA
+
+    store = open_store(kb_path, environ, warn)
+    try:
+        for table in DERIVED_SCHEMA:
+            store.require(table)
+    finally:
+        store.close()
+    return cache_info(kb_path, environ)
+
+
 def clear_cache(environ: Mapping[str, str]) -> tuple[Path | None, int]:
     """Removes every index file this tool wrote; returns the directory and the count."""
     directory = cache_dir(environ)
