@@ -10,6 +10,10 @@ answer, only later.
 The child never outlives its use: it dies with the parent (even a parent killed by SIGKILL),
 ends quietly on Ctrl-C, is killed when the caller leaves its `with` block early, and holds
 none of the caller's standard streams open.
+
+Plain `os.fork`, not `multiprocessing`: its fork start method flushes the parent's buffered
+stdout and stderr in the child on the way out (output printed twice) and runs the parent's
+exit handlers there; a pool would pickle the KB to send it. One child, one pipe, `os._exit`.
 """
 
 from __future__ import annotations
