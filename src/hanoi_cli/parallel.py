@@ -12,8 +12,8 @@ ends quietly on Ctrl-C, is killed when the caller leaves its `with` block early,
 none of the caller's standard streams open.
 
 Plain `os.fork`, not `multiprocessing`: its fork start method flushes the parent's buffered
-stdout and stderr in the child on the way out (output printed twice) and runs the parent's
-exit handlers there; a pool would pickle the KB to send it. One child, one pipe, `os._exit`.
+stdout and stderr in the child on the way out (output the parent has not flushed yet would be
+printed twice), and a pool would pickle the KB to send it. One child, one pipe, `os._exit`.
 """
 
 from __future__ import annotations
