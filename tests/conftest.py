@@ -37,20 +37,20 @@ def isolated_environment(
     return cache_home
 
 
-def _fail_on_warning(message: str) -> None:
+def fail_on_warning(message: str) -> None:
     pytest.fail(f"unexpected warning: {message}")
 
 
 @pytest.fixture
 def mini_store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(MINI_KB, {"XDG_CACHE_HOME": str(tmp_path)}, _fail_on_warning)
+    store = open_store(MINI_KB, {"XDG_CACHE_HOME": str(tmp_path)}, fail_on_warning)
     yield store
     store.close()
 
 
 @pytest.fixture
 def real_store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(REPO_KB, {"XDG_CACHE_HOME": str(tmp_path)}, _fail_on_warning)
+    store = open_store(REPO_KB, {"XDG_CACHE_HOME": str(tmp_path)}, fail_on_warning)
     yield store
     store.close()
 

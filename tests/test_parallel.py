@@ -21,7 +21,7 @@ from hanoi_cli.index import open_store
 from hanoi_cli.models import KnowledgeBase
 from hanoi_cli.parallel import Aside
 from hanoi_cli.query import find
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fail_on_warning
 from tests.kbfactory import KBDict, write_kb
 from tests.test_views import _synthetic_kb
 
@@ -35,7 +35,12 @@ def _tables(cache_file: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table of an index, in stored order, without per-build meta."""
     connection = sqlite3.connect(cache_file)
     try:
-        names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
+        names = [
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
         return {
             name: [
                 row
@@ -43,18 +48,9 @@ def _tables(cache_file: Path) -> dict[str, list[tuple[object, ...]]]:
                 if name != "meta" or row[0] not in _PER_BUILD
             ]
             for name in sorted(names)
-            if not name.startswith("sqlite_")
-            and connection.execute(
-                "SELECT type FROM sqlite_master WHERE name = ?", (name,)
-            ).fetchone()[0]
-            == "table"
         }
     finally:
         connection.close()
-
-
-def _no_warning(message: str) -> None:
-    raise AssertionError(f"unexpected warning: {message}")
 
 
 def _build(kb_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, fork: bool) -> Path:
@@ -69,7 +65,7 @@ def _build(kb_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, for
     with monkeypatch.context() as patch:
         patch.setattr(index, "PARALLEL_BYTES", 0 if fork else 1 << 62)
         patch.setattr(parallel, "Aside", Watched)
-        open_store(kb_path, {"XDG_CACHE_HOME": str(cache_home)}, _no_warning).close()
+        open_store(kb_path, {"XDG_CACHE_HOME": str(cache_home)}, fail_on_warning).close()
     assert forked == [fork]
     cache_file = index.cache_file_for(kb_path, {"XDG_CACHE_HOME": str(cache_home)})
     assert cache_file is not None
@@ -101,7 +97,7 @@ def test_a_forked_build_answers_name_word_lookups(
 ) -> None:
     kb_path = write_kb(tmp_path)
     _build(kb_path, tmp_path / "cache", monkeypatch, fork=True)
-    store = open_store(kb_path, {"XDG_CACHE_HOME": str(tmp_path / "cache")}, _no_warning)
+    store = open_store(kb_path, {"XDG_CACHE_HOME": str(tmp_path / "cache")}, fail_on_warning)
     try:
         # "Tam" is a word of a name: the token table, filled from the child's rows.
         assert [(m.name, m.tier) for m in find(store, "person", "Tam")] == [

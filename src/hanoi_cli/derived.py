@@ -1,8 +1,8 @@
 """The index tables derived from the core, built the first time a query needs one.
 
 `gram` (trigrams for typos in a big KB) and `fulltext` (`hanoi search`) are read from the
-core tables alone, so a lookup that needs none of them (an
-exact name) never waits for them, and building one needs neither the KB file nor pydantic.
+core tables alone, so a lookup that needs neither (a name) never waits for them, and
+building one needs neither the KB file nor pydantic.
 """
 
 from __future__ import annotations
