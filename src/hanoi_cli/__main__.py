@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import NoReturn
 
-def main() -> None:
+
+def main() -> NoReturn:
+    """Runs one command, then ends the process at once instead of tearing Python down.
+
+    The interpreter's shutdown (module by module, every object Typer and pydantic made) took
+    ~17 ms of a ~150 ms `hanoi who NAME --json`, and after a 100,000-person rebuild, freeing
+    the validated KB took ~0.35 s more. None of it is needed: the index cache is committed and
+    renamed into place before a command prints anything, no exit handlers are registered, and
+    the output is flushed here.
+    """
     from hanoi_cli.cli import run
+    from hanoi_cli.index import keep_builds_until_exit
 
-    run()
+    keep_builds_until_exit()
+    try:
+        run()
+    except SystemExit as done:
+        exit_now(done.code)
+
+
+def exit_now(code: object) -> NoReturn:
+    """Ends the process with `code` as `sys.exit(code)` would, minus the interpreter's shutdown."""
+    from hanoi_cli.errors import ExitCode
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            # Output that could not be written (the command's boundary flushes stdout first,
+            # so this is only what it did not see): the documented status for lost output.
+            if stream is sys.stdout:
+                status = status or int(ExitCode.BROKEN_PIPE)
+    os._exit(status)
 
 
 if __name__ == "__main__":
