@@ -141,9 +141,7 @@ _KEPT_AFTER_BUILD = """
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("keep", "1 True True"), ("free", "0 False True")])
-def test_only_the_console_script_keeps_a_built_kb(
-    tmp_path: Path, mode: str, expected: str
-) -> None:
+def test_only_the_console_script_keeps_a_built_kb(tmp_path: Path, mode: str, expected: str) -> None:
     # The console script keeps the validated KB for `os._exit` to drop whole (freezing it out
     # of the collector's walks); a library caller's build frees it as soon as it is written.
     completed = subprocess.run(
