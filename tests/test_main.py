@@ -6,6 +6,7 @@ whatever Python would have flushed or reported on the way out must still arrive.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -46,8 +47,8 @@ def _python(code: str, **popen: object) -> subprocess.CompletedProcess[bytes]:
     ],
 )
 def test_process_prints_every_byte_the_command_wrote(args: tuple[str, ...]) -> None:
-    # Through a pipe, stdout is block-buffered: the last block is flushed by `main`, not by
-    # the interpreter's shutdown, which `os._exit` skips.
+    # Through a pipe, stdout is block-buffered, and `os._exit` skips the interpreter's final
+    # flush: whatever the command wrote must be flushed before it.
     completed = subprocess.run(
         [sys.executable, "-m", "hanoi_cli", "--data", str(REPO_KB), *args],
         env=_buffered_env(),
@@ -67,6 +68,7 @@ def test_process_prints_every_byte_the_command_wrote(args: tuple[str, ...]) -> N
         (("who", "Nobody at all"), 1, "hanoi: error: no person matches"),
         (("--data", "/nonexistent/kb.json", "who", "x"), 3, "no such file"),
         (("who",), 2, "Missing argument"),
+        (("--data", str(Path(__file__).parent / "fixtures"), "who", "x"), 3, "is a directory"),
     ],
 )
 def test_process_keeps_each_documented_exit_status(
@@ -96,21 +98,42 @@ def test_exit_now_gives_the_status_sys_exit_would(code: str, status: int, stderr
     assert completed.stderr.decode("utf-8") == stderr
 
 
-def test_exit_now_reports_output_that_could_not_be_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("code", "status"), [(0, 141), (4, 4)])
+def test_exit_now_reports_output_that_could_not_be_written(code: int, status: int) -> None:
+    # Lost output is 141 unless the command had already failed: its own status says more.
     with Path("/dev/full").open("wb") as full:
         completed = _python(
-            """
+            f"""
             import io, sys
             from hanoi_cli.__main__ import exit_now
             # Buffered whatever the environment says, so the write fails only at the flush.
             sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
             sys.stdout.write("x" * 100)
-            exit_now(0)
+            exit_now({code})
             """,
             stdout=full,
             stderr=subprocess.PIPE,
         )
+    assert completed.returncode == status
+
+
+def test_process_with_stdout_full_or_closed_exits_141() -> None:
+    with Path("/dev/full").open("wb") as full:
+        completed = hanoi_process(
+            ["--data", str(MINI_KB), "list", "people"], stdout=full, stderr=subprocess.PIPE
+        )
     assert completed.returncode == 141
+    assert b"No space left on device" in completed.stderr
+
+
+def test_process_with_an_invalid_kb_exits_4(tmp_path: Path) -> None:
+    broken = tmp_path / "kb.json"
+    data = json.loads(MINI_KB.read_text("utf-8"))
+    data["statements"][0]["speaker"] = "nobody-at-all"
+    broken.write_text(json.dumps(data), "utf-8")
+    completed = hanoi_process(["--data", str(broken), "who", "x"])
+    assert completed.returncode == 4
+    assert b"does not name any person or organisation" in completed.stderr
 
 
 def test_exit_now_with_stdout_closed_keeps_the_status() -> None:
@@ -128,11 +151,10 @@ def test_exit_now_with_stdout_closed_keeps_the_status() -> None:
 
 _KEPT_AFTER_BUILD = """
     import gc, os, sys
+    from pathlib import Path
     from hanoi_cli import index
     from hanoi_cli.models import KnowledgeBase
-    if sys.argv[1] == "keep":
-        index.keep_builds_until_exit()
-    store = index.open_store(__import__("pathlib").Path(sys.argv[2]), os.environ, print)
+    store = index.open_store(Path(sys.argv[2]), os.environ, print, keep_build=sys.argv[1] == "keep")
     frozen = gc.get_freeze_count() > 0
     gc.unfreeze()  # frozen objects are not listed
     alive = sum(isinstance(thing, KnowledgeBase) for thing in gc.get_objects())
@@ -141,9 +163,9 @@ _KEPT_AFTER_BUILD = """
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("keep", "1 True True"), ("free", "0 False True")])
-def test_only_the_console_script_keeps_a_built_kb(tmp_path: Path, mode: str, expected: str) -> None:
-    # The console script keeps the validated KB for `os._exit` to drop whole (freezing it out
-    # of the collector's walks); a library caller's build frees it as soon as it is written.
+def test_a_build_keeps_its_kb_only_when_asked(tmp_path: Path, mode: str, expected: str) -> None:
+    # Kept, the validated KB is frozen out of the collector's walks for `os._exit` to drop
+    # whole; otherwise (a library caller) it is freed as soon as the index is written.
     completed = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_KEPT_AFTER_BUILD), mode, str(MINI_KB)],
         env=_buffered_env({"XDG_CACHE_HOME": str(tmp_path)}),
@@ -153,6 +175,56 @@ def test_only_the_console_script_keeps_a_built_kb(tmp_path: Path, mode: str, exp
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.decode().split("\n")[-2] == expected
+
+
+_MAIN_WITH_WATCHED_EXIT = """
+    import gc, os, sys
+    from hanoi_cli import index
+    real_exit = os._exit
+    def watched_exit(status):
+        frozen = gc.get_freeze_count() > 0
+        sys.stderr.write(f"EXIT {status} KEPT {len(index._KEPT)} FROZEN {frozen}\\n")
+        sys.stderr.flush()
+        real_exit(status)
+    os._exit = watched_exit
+    sys.argv = ["hanoi", *sys.argv[1:]]
+    from hanoi_cli.__main__ import main
+    main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "kept"),
+    [
+        (("who", "Guterres", "--json"), 0, "KEPT 1 FROZEN True"),
+        (("stats", "signatories"), 0, "KEPT 1 FROZEN True"),
+        (("who", "Nobody at all"), 1, "KEPT 1 FROZEN True"),
+        (("list", "people", "--format", "jsonl"), 0, "KEPT 0 FROZEN False"),
+        (("quotes",), 0, "KEPT 0 FROZEN False"),
+    ],
+)
+def test_console_script_ends_with_os_exit_keeping_only_a_lookups_kb(
+    tmp_path: Path, args: tuple[str, ...], status: int, kept: str
+) -> None:
+    # A lookup prints a few documents whatever the KB's size: its rebuild's KB is left for
+    # the exit to drop. A listing goes on to build every document: its KB is freed first.
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(_MAIN_WITH_WATCHED_EXIT),
+            "--data",
+            str(REPO_KB),
+            *args,
+        ],
+        env=_buffered_env({"XDG_CACHE_HOME": str(tmp_path)}),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    last = completed.stderr.decode().strip().splitlines()[-1]
+    assert last == f"EXIT {status} {kept}"
+    assert completed.returncode == status
 
 
 def test_console_script_entry_point_is_main() -> None:

@@ -17,11 +17,9 @@ def main() -> NoReturn:
     the output is flushed here.
     """
     from hanoi_cli.cli import run
-    from hanoi_cli.index import keep_builds_until_exit
 
-    keep_builds_until_exit()
     try:
-        run()
+        run(exits_at_once=True)
     except SystemExit as done:
         exit_now(done.code)
 
@@ -35,7 +33,8 @@ def exit_now(code: object) -> NoReturn:
     elif isinstance(code, int):
         status = code
     else:
-        sys.stderr.write(f"{code}\n")
+        if sys.stderr is not None:
+            sys.stderr.write(f"{code}\n")
         status = 1
     for stream in (sys.stdout, sys.stderr):
         try:

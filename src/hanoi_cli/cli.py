@@ -102,10 +102,20 @@ def _kb_path(ctx: typer.Context) -> Path:
     return chosen if isinstance(chosen, Path) else resolve_kb_path(None, os.environ)
 
 
-def _store(ctx: typer.Context) -> Store:
+def _store(ctx: typer.Context, small_answer: bool = False) -> Store:
+    """The store for the chosen KB. `small_answer`: the command prints a few documents
+    whatever the KB's size, so a KB validated for a rebuild may be kept for the process's
+    exit to drop (see `__main__`) rather than freed."""
     from hanoi_cli.index import open_store
 
-    return open_store(_kb_path(ctx), os.environ, warn)
+    keep = small_answer and _Process.exits_at_once
+    return open_store(_kb_path(ctx), os.environ, warn, keep_build=keep)
+
+
+class _Process:
+    """Set by `run`: whether the process ends with `os._exit` after this command."""
+
+    exits_at_once = False
 
 
 def _console() -> Any:
@@ -177,7 +187,7 @@ FormatOption = Annotated[
 def _lookup(ctx: typer.Context, kind: str, name: str, as_json: bool) -> None:
     from hanoi_cli.query import find
 
-    _emit_matches(name, find(_store(ctx), kind, name), as_json)
+    _emit_matches(name, find(_store(ctx, small_answer=True), kind, name), as_json)
 
 
 @app.command()
@@ -476,6 +486,8 @@ def cache_clear() -> None:
     sys.stdout.write(sanitize(f"removed {removed} index file(s) from {directory}") + "\n")
 
 
-def run(argv: Sequence[str] | None = None) -> NoReturn:
-    """The console script."""
+def run(argv: Sequence[str] | None = None, *, exits_at_once: bool = False) -> NoReturn:
+    """The command line. `exits_at_once`: the caller ends the process with `os._exit` after
+    it (`__main__`), so what a lookup's rebuild validated need not be freed."""
+    _Process.exits_at_once = exits_at_once
     run_app(app, argv)

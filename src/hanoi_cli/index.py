@@ -325,8 +325,16 @@ class _WarnOnce:
             warn(message)
 
 
-def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
-    """A store for the KB at `kb_path`: from the cache when it is fresh, else built now."""
+def open_store(
+    kb_path: Path, environ: Mapping[str, str], warn: Warn, keep_build: bool = False
+) -> Store:
+    """A store for the KB at `kb_path`: from the cache when it is fresh, else built now.
+
+    `keep_build`: a KB validated to build the index is kept, never freed: for a process that
+    ends with `os._exit` after a small answer, which drops the memory whole. Freeing a
+    100,000-person KB's models one by one takes ~0.35 s; keeping them holds their ~600 MiB
+    while the command runs, so a command that goes on to build a large output frees them.
+    """
     # One command, one warning at most (the build's and the store's): the first trouble is
     # the one worth reading.
     warn = _WarnOnce(warn)
@@ -336,7 +344,7 @@ def open_store(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> Store:
         connection = _open_cached(cache_file, kb_path, stat)
         if connection is not None:
             return Store(connection, kb_path, warn, cache_file)
-    return Store(_build(kb_path, cache_file, warn), kb_path, warn)
+    return Store(_build(kb_path, cache_file, warn, keep_build), kb_path, warn)
 
 
 def _stat_kb(kb_path: Path) -> os.stat_result:
@@ -457,32 +465,21 @@ def _sha256_of(kb_path: Path) -> str:
         return ""
 
 
-def _build(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
+def _build(
+    kb_path: Path, cache_file: Path | None, warn: Warn, keep: bool = False
+) -> sqlite3.Connection:
     # Validating a KB makes millions of small objects and no garbage cycles; with the cyclic
     # collector running, validating a 100,000-person KB took 6.6 s instead of 1.2 s.
     with _collector_paused():
-        connection = _build_now(kb_path, cache_file, warn)
-        if _Kept.items:
+        connection = _build_now(kb_path, cache_file, warn, keep)
+        if keep:
             # Kept for good: no collection needs to walk them again.
             gc.freeze()
         return connection
 
 
-class _Kept:
-    """What builds made, kept from being freed: see `keep_builds_until_exit`."""
-
-    items: list[object] | None = None
-
-
-def keep_builds_until_exit() -> None:
-    """From now on, what a build made (the validated KB, its name rows) is kept, not freed.
-
-    For a process that ends with `os._exit`, which drops its memory whole: freeing a
-    100,000-person KB's models one by one took ~0.35 s after its index was written. A
-    library's process would only hold the memory longer: the console script's choice alone.
-    """
-    if _Kept.items is None:
-        _Kept.items = []
+_KEPT: list[object] = []
+"""What builds asked to keep (`open_store(keep_build=True)`) made: never freed."""
 
 
 @contextlib.contextmanager
@@ -496,7 +493,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Connection:
+def _build_now(
+    kb_path: Path, cache_file: Path | None, warn: Warn, keep: bool
+) -> sqlite3.Connection:
     import hashlib
 
     from hanoi_cli.build import NameTables, fill, numbering
@@ -525,8 +524,8 @@ def _build_now(kb_path: Path, cache_file: Path | None, warn: Warn) -> sqlite3.Co
     # people they are half the build. Forking a small KB costs more than it saves.
     with Aside(work, fork=len(raw) >= PARALLEL_BYTES) as checked:
         del raw
-        if _Kept.items is not None:
-            _Kept.items.append((kb, num_of, checked))
+        if keep:
+            _KEPT.append((kb, num_of, checked))
 
         def names() -> NameTables:
             found = checked.result()
