@@ -7,6 +7,7 @@ whatever Python would have flushed or reported on the way out must still arrive.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -232,3 +233,64 @@ def test_console_script_entry_point_is_main() -> None:
 
     (script,) = entry_points(group="console_scripts", name="hanoi")
     assert script.value == "hanoi_cli.__main__:main"
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_stdout_that_is_not_utf8_gets_escapes_not_a_traceback(encoding: str) -> None:
+    env = {"PYTHONIOENCODING": encoding}
+    table = hanoi_process(["--data", str(REPO_KB), "who", "Luong Tam Quang"], env)
+    assert table.returncode == 0, table.stderr
+    assert table.stderr == b""
+    assert "L\\u01b0\\u01a1ng Tam Quang" in table.stdout.decode(encoding)
+    # JSON stays valid and exact: ASCII with \\u escapes, the same text once parsed.
+    as_json = hanoi_process(["--data", str(REPO_KB), "who", "Luong Tam Quang", "--json"], env)
+    assert as_json.returncode == 0, as_json.stderr
+    assert as_json.stdout.isascii()
+    assert json.loads(as_json.stdout)["name"] == "Lương Tam Quang"
+    lines = hanoi_process(["--data", str(REPO_KB), "quotes", "--format", "jsonl"], env)
+    expected = run_cli("--data", str(REPO_KB), "quotes", "--format", "jsonl").stdout
+    assert [json.loads(line) for line in lines.stdout.splitlines()] == [
+        json.loads(line) for line in expected.splitlines()
+    ]
+
+
+@pytest.mark.parametrize("stderr", ["closed", "/dev/full"])
+def test_stderr_closed_or_full_keeps_the_exit_status(stderr: str) -> None:
+    # The error line cannot be written; the status still says what went wrong.
+    args = [sys.executable, "-m", "hanoi_cli", "--data", "/nonexistent/kb.json", "who", "x"]
+    with Path("/dev/full").open("wb") as full:
+        completed = subprocess.run(
+            args,
+            env=_buffered_env(),
+            stdout=subprocess.PIPE,
+            stderr=full,
+            # `2>&-`: the process starts without a file descriptor 2.
+            preexec_fn=(lambda: os.close(2)) if stderr == "closed" else None,
+            check=False,
+            timeout=60,
+        )
+    assert completed.returncode == 3
+    assert completed.stdout == b""
+
+
+def test_ctrl_c_while_typer_loads_is_one_line_and_130() -> None:
+    # SIGINT arrives while `typer` is being imported, before the CLI's own boundary exists.
+    completed = _python(
+        """
+        import os, signal, sys
+
+        class InterruptTyper:
+            def find_spec(self, name, path=None, target=None):
+                if name == "typer":
+                    os.kill(os.getpid(), signal.SIGINT)
+                return None
+
+        sys.meta_path.insert(0, InterruptTyper())
+        sys.argv = ["hanoi", "--version"]
+        from hanoi_cli.__main__ import main
+        main()
+        """
+    )
+    assert completed.returncode == 130
+    assert completed.stderr == b"hanoi: interrupted\n"
+    assert completed.stdout == b""

@@ -16,8 +16,15 @@ def main() -> NoReturn:
     renamed into place before a command prints anything, no exit handlers are registered, and
     the output is flushed here.
     """
-    from hanoi_cli.cli import run
+    try:
+        from hanoi_cli.cli import run
+    except KeyboardInterrupt:
+        # Ctrl-C while Typer loads, before the command line's own handling is in place.
+        from hanoi_cli.errors import ExitCode
 
+        if sys.stderr is not None:
+            sys.stderr.write("hanoi: interrupted\n")
+        exit_now(int(ExitCode.INTERRUPTED))
     try:
         run(exits_at_once=True)
     except SystemExit as done:

@@ -7,6 +7,7 @@ documented exit code; nothing here ever prints a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -41,7 +42,27 @@ def _one_line(message: str) -> str:
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"hanoi: error: {_one_line(message)}\n")
+    _to_stderr(f"hanoi: error: {_one_line(message)}\n")
+
+
+def _to_stderr(text: str) -> None:
+    """Writes to stderr if it can: a closed or full stderr (`2>&-`, `2>/dev/full`) loses the
+    message but must not change the exit code."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    """On a stdout that is not UTF-8 (`PYTHONIOENCODING=ascii`, a Latin-1 terminal), a
+    character it has no bytes for is written as a `\\u` escape instead of failing the
+    command. JSON is written in ASCII there (`render`), so it stays valid and exact."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(OSError, ValueError):
+            reconfigure(errors="backslashreplace")
 
 
 def _usage_message(error: ClickException) -> str:
@@ -88,7 +109,7 @@ class HanoiGroup(LazyGroup):
         except typer.Abort:
             if not standalone_mode:
                 raise
-            sys.stderr.write("hanoi: interrupted\n")
+            _to_stderr("hanoi: interrupted\n")
             sys.exit(int(ExitCode.INTERRUPTED))
         if not standalone_mode:
             return result
@@ -108,7 +129,7 @@ class HanoiGroup(LazyGroup):
             _error(message)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
-            sys.stderr.write("hanoi: interrupted\n")
+            _to_stderr("hanoi: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             _quiet_closed_stdout()
@@ -116,7 +137,7 @@ class HanoiGroup(LazyGroup):
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"hanoi: warning: {_one_line(message)}\n")
+    _to_stderr(f"hanoi: warning: {_one_line(message)}\n")
 
 
 def run_app(app: Callable[..., Any], argv: Sequence[str] | None = None) -> NoReturn:
@@ -125,6 +146,7 @@ def run_app(app: Callable[..., Any], argv: Sequence[str] | None = None) -> NoRet
         # Started with stdout closed (`hanoi ... >&-`): nothing could be printed.
         _error("cannot write output: stdout is closed")
         sys.exit(int(ExitCode.BROKEN_PIPE))
+    _escape_what_stdout_cannot_encode()
     try:
         try:
             app(args=argv, prog_name="hanoi")
@@ -133,7 +155,7 @@ def run_app(app: Callable[..., Any], argv: Sequence[str] | None = None) -> NoRet
             # traceback from the interpreter's final flush.
             sys.stdout.flush()
     except KeyboardInterrupt:
-        sys.stderr.write("hanoi: interrupted\n")
+        _to_stderr("hanoi: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         _quiet_closed_stdout()

@@ -40,22 +40,30 @@ def _visible_escape(found: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def _json_dumps(document: Any, indent: int | None) -> str:
-    text = json.dumps(document, ensure_ascii=False, indent=indent)
+def _json_dumps(document: Any, indent: int | None, ascii_only: bool = False) -> str:
+    text = json.dumps(document, ensure_ascii=ascii_only, indent=indent)
     return re.sub(_JSON_UNSAFE, lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
-def json_text(document: Any) -> str:
-    return _json_dumps(document, indent=2) + "\n"
+def json_text(document: Any, ascii_only: bool = False) -> str:
+    return _json_dumps(document, indent=2, ascii_only=ascii_only) + "\n"
 
 
 def write_json(out: TextIO, document: Any) -> None:
-    out.write(json_text(document))
+    out.write(json_text(document, _ascii_only(out)))
 
 
 def write_jsonl(out: TextIO, documents: Iterable[Any]) -> None:
+    ascii_only = _ascii_only(out)
     for document in documents:
-        out.write(_json_dumps(document, indent=None) + "\n")
+        out.write(_json_dumps(document, indent=None, ascii_only=ascii_only) + "\n")
+
+
+def _ascii_only(out: TextIO) -> bool:
+    """A stream that is not UTF-8 gets JSON in ASCII: `\\u` escapes, the same text once
+    parsed, where raw characters might have no bytes in its encoding."""
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
+    return not encoding.startswith("utf")
 
 
 def cell_text(value: Any) -> str:
