@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -147,6 +147,11 @@ def run_app(app: Callable[..., Any], argv: Sequence[str] | None = None) -> NoRet
         _error("cannot write output: stdout is closed")
         sys.exit(int(ExitCode.BROKEN_PIPE))
     _escape_what_stdout_cannot_encode()
+    with _sigterm_unwinds():
+        _run_within_boundary(app, argv)
+
+
+def _run_within_boundary(app: Callable[..., Any], argv: Sequence[str] | None) -> NoReturn:
     try:
         try:
             app(args=argv, prog_name="hanoi")
@@ -167,3 +172,35 @@ def run_app(app: Callable[..., Any], argv: Sequence[str] | None = None) -> NoRet
         _error(f"cannot write output: {error.strerror or error}")
         sys.exit(int(ExitCode.BROKEN_PIPE))
     sys.exit(0)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process was, so that cleanups run on the way out."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM (`kill`, `timeout`, a service manager) unwinds the command like Ctrl-C does, so
+    a cache build in progress removes its temporary file and stops its child process; then the
+    process ends by SIGTERM, as if it had not been caught. A SIGTERM already ignored by
+    whoever started hanoi stays ignored."""
+    import signal
+
+    def unwind(signum: int, frame: object) -> NoReturn:
+        raise _Terminated
+
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, unwind)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise SystemExit(128 + signal.SIGTERM) from None  # only if SIGTERM is blocked
+    finally:
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -161,9 +161,11 @@ def _run_child(
     status = 1
     try:
         _die_with(parent)
-        # Ctrl-C ends the child at once and quietly (unless the parent ignores it too).
-        if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # Ctrl-C and SIGTERM end the child at once and quietly (unless the parent ignores
+        # them too): the parent's handlers would run the parent's cleanups here.
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(stop) != signal.SIG_IGN:
+                signal.signal(stop, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(read_end)
         # The caller's stdout and stderr stay the parent's: `$(hanoi ...)` waits for them.

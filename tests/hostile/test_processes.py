@@ -186,6 +186,57 @@ def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) ->
             os.kill(child, 0)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_sigterm_during_a_two_process_build_cleans_up_then_dies_by_sigterm(
+    tmp_path: Path,
+) -> None:
+    # `kill` or `timeout` sends SIGTERM to hanoi alone: the build's temporary file goes, the
+    # child is stopped, and the process still ends as SIGTERM ends it (status -15, 143 in a
+    # shell), with nothing on stdout or stderr.
+    kb = _big_kb(tmp_path, 40_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
+    )
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while not children and process.poll() is None and time.monotonic() < deadline:
+        children = _children(process.pid)
+        time.sleep(0.005)
+    if not children:
+        process.kill()
+        process.communicate()
+        pytest.skip("the build finished, or was not split, before its child was seen")
+    assert list((tmp_path / "cache").rglob("*.tmp"))  # the build was writing its file
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGTERM, stderr
+    assert (stdout, stderr) == (b"", b"")
+    assert list((tmp_path / "cache").rglob("*.tmp")) == []
+    assert list((tmp_path / "cache").rglob("*.sqlite")) == []
+    for child in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)
+
+
+def test_sigterm_ignored_by_whoever_started_hanoi_stays_ignored(tmp_path: Path) -> None:
+    kb = _big_kb(tmp_path, 40_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),  # noqa: PLW1509
+    )
+    time.sleep(0.8)  # started, and deep in parsing or building
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout)
+
+
 def test_started_with_sigchld_ignored(tmp_path: Path) -> None:
     # Some supervisors leave SIGCHLD ignored, and it is inherited across exec: the kernel
     # reaps children at once then. A big KB's build must not count on its child.
