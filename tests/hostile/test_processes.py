@@ -152,9 +152,10 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) -> None:
-    # A terminal's Ctrl-C reaches every process of the group: the build's child as well.
+def _two_process_build(
+    tmp_path: Path, start_new_session: bool = False
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A cold build of a 40,000-person KB, caught while its forked child is running."""
     kb = _big_kb(tmp_path, 40_000)
     assert kb.stat().st_size > index.PARALLEL_BYTES  # big enough to be built by two processes
     process = subprocess.Popen(
@@ -162,7 +163,7 @@ def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
-        start_new_session=True,
+        start_new_session=start_new_session,
     )
     deadline = time.monotonic() + 60
     children: list[int] = []
@@ -173,6 +174,13 @@ def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) ->
         process.kill()
         process.communicate()
         pytest.skip("the build finished, or was not split, before its child was seen")
+    return process, children
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C reaches every process of the group: the build's child as well.
+    process, children = _two_process_build(tmp_path, start_new_session=True)
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -193,22 +201,7 @@ def test_sigterm_during_a_two_process_build_cleans_up_then_dies_by_sigterm(
     # `kill` or `timeout` sends SIGTERM to hanoi alone: the build's temporary file goes, the
     # child is stopped, and the process still ends as SIGTERM ends it (status -15, 143 in a
     # shell), with nothing on stdout or stderr.
-    kb = _big_kb(tmp_path, 40_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
-    )
-    deadline = time.monotonic() + 60
-    children: list[int] = []
-    while not children and process.poll() is None and time.monotonic() < deadline:
-        children = _children(process.pid)
-        time.sleep(0.005)
-    if not children:
-        process.kill()
-        process.communicate()
-        pytest.skip("the build finished, or was not split, before its child was seen")
+    process, children = _two_process_build(tmp_path)
     assert list((tmp_path / "cache").rglob("*.tmp"))  # the build was writing its file
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
