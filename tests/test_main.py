@@ -200,6 +200,7 @@ _MAIN_WITH_WATCHED_EXIT = """
         (("who", "Guterres", "--json"), 0, "KEPT 1 FROZEN True"),
         (("stats", "signatories"), 0, "KEPT 1 FROZEN True"),
         (("who", "Nobody at all"), 1, "KEPT 1 FROZEN True"),
+        (("search", "convention", "--limit", "3"), 0, "KEPT 1 FROZEN True"),
         (("list", "people", "--format", "jsonl"), 0, "KEPT 0 FROZEN False"),
         (("quotes",), 0, "KEPT 0 FROZEN False"),
     ],
@@ -207,8 +208,8 @@ _MAIN_WITH_WATCHED_EXIT = """
 def test_console_script_ends_with_os_exit_keeping_only_a_lookups_kb(
     tmp_path: Path, args: tuple[str, ...], status: int, kept: str
 ) -> None:
-    # A lookup prints a few documents whatever the KB's size: its rebuild's KB is left for
-    # the exit to drop. A listing goes on to build every document: its KB is freed first.
+    # A lookup or a search prints a bounded number of documents whatever the KB's size: its
+    # rebuild's KB is left for the exit to drop. A listing builds every document: freed first.
     completed = subprocess.run(
         [
             sys.executable,

@@ -103,9 +103,9 @@ def _kb_path(ctx: typer.Context) -> Path:
 
 
 def _store(ctx: typer.Context, small_answer: bool = False) -> Store:
-    """The store for the chosen KB. `small_answer`: the command prints a few documents
-    whatever the KB's size, so a KB validated for a rebuild may be kept for the process's
-    exit to drop (see `__main__`) rather than freed."""
+    """The store for the chosen KB. `small_answer`: the command prints a bounded number of
+    documents whatever the KB's size (a lookup, a search's `--limit`), so a KB validated for
+    a rebuild may be kept for the process's exit to drop (see `__main__`) rather than freed."""
     from hanoi_cli.index import open_store
 
     keep = small_answer and _Process.exits_at_once
@@ -343,7 +343,7 @@ def search(
     """
     from hanoi_cli.query import search as search_kb
 
-    hits = search_kb(_store(ctx), text, limit)
+    hits = search_kb(_store(ctx, small_answer=True), text, limit)
     chosen = _output_format(as_json, output)
     if chosen is Format.table:
         from hanoi_cli.tables import print_search
