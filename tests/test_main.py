@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -274,24 +275,82 @@ def test_stderr_closed_or_full_keeps_the_exit_status(stderr: str) -> None:
     assert completed.stdout == b""
 
 
-def test_ctrl_c_while_typer_loads_is_one_line_and_130() -> None:
-    # SIGINT arrives while `typer` is being imported, before the CLI's own boundary exists.
-    completed = _python(
-        """
-        import os, signal, sys
-
-        class InterruptTyper:
-            def find_spec(self, name, path=None, target=None):
-                if name == "typer":
-                    os.kill(os.getpid(), signal.SIGINT)
-                return None
-
-        sys.meta_path.insert(0, InterruptTyper())
-        sys.argv = ["hanoi", "--version"]
-        from hanoi_cli.__main__ import main
-        main()
-        """
-    )
-    assert completed.returncode == 130
-    assert completed.stderr == b"hanoi: interrupted\n"
+@pytest.mark.parametrize("args", [(), ("cache",)], ids=["hanoi", "hanoi cache"])
+def test_help_for_no_command_on_a_full_stderr_is_still_a_usage_error(
+    args: tuple[str, ...],
+) -> None:
+    # The help goes to stderr; a stderr that cannot take it is not a stdout failure (141).
+    with Path("/dev/full").open("wb") as full:
+        completed = subprocess.run(
+            [sys.executable, "-m", "hanoi_cli", *args],
+            env=_buffered_env(),
+            stdout=subprocess.PIPE,
+            stderr=full,
+            check=False,
+            timeout=60,
+        )
+    assert completed.returncode == 2
     assert completed.stdout == b""
+
+
+@pytest.mark.parametrize("stderr", ["pipe", "/dev/full"])
+def test_ctrl_c_while_typer_loads_is_one_line_and_130(stderr: str) -> None:
+    # SIGINT arrives while `typer` is being imported, before the CLI's own boundary exists.
+    with Path("/dev/full").open("wb") as full:
+        completed = _python(
+            _INTERRUPT_TYPER_IMPORT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr == "pipe" else full,
+        )
+    assert completed.returncode == 130
+    assert completed.stderr in (None, b"hanoi: interrupted\n")
+    assert completed.stdout == b""
+
+
+_INTERRUPT_TYPER_IMPORT = """
+    import os, signal, sys
+
+    class InterruptTyper:
+        def find_spec(self, name, path=None, target=None):
+            if name == "typer":
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+
+    sys.meta_path.insert(0, InterruptTyper())
+    sys.argv = ["hanoi", "--version"]
+    from hanoi_cli.__main__ import main
+    main()
+"""
+
+
+def test_a_second_sigterm_waits_for_the_cleanup_of_the_first(tmp_path: Path) -> None:
+    # A supervisor may send SIGTERM twice: the cleanup the first one started (removing a
+    # half-written cache file) still finishes, then the process ends by SIGTERM.
+    cleaned = tmp_path / "cleaned"
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_TWO_SIGTERMS), str(cleaned)],
+        env=_buffered_env(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == -signal.SIGTERM, completed.stderr
+    assert completed.stderr == b""
+    assert cleaned.read_text() == "cleaned"
+
+
+_TWO_SIGTERMS = """
+    import os, signal, sys
+    from hanoi_cli.boundary import _sigterm_unwinds
+
+    with _sigterm_unwinds():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            while True:
+                pass
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+            total = sum(range(100_000))  # the second signal's handler runs in here
+            with open(sys.argv[1], "w") as marker:
+                marker.write("cleaned")
+"""

@@ -20,10 +20,9 @@ def main() -> NoReturn:
         from hanoi_cli.cli import run
     except KeyboardInterrupt:
         # Ctrl-C while Typer loads, before the command line's own handling is in place.
-        from hanoi_cli.errors import ExitCode
+        from hanoi_cli.errors import ExitCode, to_stderr
 
-        if sys.stderr is not None:
-            sys.stderr.write("hanoi: interrupted\n")
+        to_stderr("hanoi: interrupted\n")
         exit_now(int(ExitCode.INTERRUPTED))
     try:
         run(exits_at_once=True)
@@ -33,15 +32,14 @@ def main() -> NoReturn:
 
 def exit_now(code: object) -> NoReturn:
     """Ends the process with `code` as `sys.exit(code)` would, minus the interpreter's shutdown."""
-    from hanoi_cli.errors import ExitCode
+    from hanoi_cli.errors import ExitCode, to_stderr
 
     if code is None:
         status = 0
     elif isinstance(code, int):
         status = code
     else:
-        if sys.stderr is not None:
-            sys.stderr.write(f"{code}\n")
+        to_stderr(f"{code}\n")
         status = 1
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from hanoi_cli.errors import ExitCode, HanoiError, NotFoundError
+from hanoi_cli.errors import ExitCode, HanoiError, NotFoundError, to_stderr
 from hanoi_cli.lazycommands import LazyGroup
 from hanoi_cli.render import sanitize
 
@@ -42,23 +42,14 @@ def _one_line(message: str) -> str:
 
 
 def _error(message: str) -> None:
-    _to_stderr(f"hanoi: error: {_one_line(message)}\n")
-
-
-def _to_stderr(text: str) -> None:
-    """Writes to stderr if it can: a closed or full stderr (`2>&-`, `2>/dev/full`) loses the
-    message but must not change the exit code."""
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
+    to_stderr(f"hanoi: error: {_one_line(message)}\n")
 
 
 def _escape_what_stdout_cannot_encode() -> None:
     """On a stdout that is not UTF-8 (`PYTHONIOENCODING=ascii`, a Latin-1 terminal), a
-    character it has no bytes for is written as a `\\u` escape instead of failing the
-    command. JSON is written in ASCII there (`render`), so it stays valid and exact."""
+    character it has no bytes for is written as a backslash escape (`\\xf3`, `\\u01b0`)
+    instead of failing the command. JSON is written in ASCII there (`render`), so it stays
+    valid and exact."""
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         with contextlib.suppress(OSError, ValueError):
@@ -102,14 +93,16 @@ class HanoiGroup(LazyGroup):
             if not standalone_mode:
                 raise
             if isinstance(error, NoArgsIsHelpError):
-                error.show()  # `hanoi` alone: the help, not an error line
+                # `hanoi` alone: the help, not an error line (on stderr, which may be full).
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    error.show()
             else:
                 _error(_usage_message(error))
             sys.exit(error.exit_code)
         except typer.Abort:
             if not standalone_mode:
                 raise
-            _to_stderr("hanoi: interrupted\n")
+            to_stderr("hanoi: interrupted\n")
             sys.exit(int(ExitCode.INTERRUPTED))
         if not standalone_mode:
             return result
@@ -129,7 +122,7 @@ class HanoiGroup(LazyGroup):
             _error(message)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
-            _to_stderr("hanoi: interrupted\n")
+            to_stderr("hanoi: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             _quiet_closed_stdout()
@@ -137,7 +130,7 @@ class HanoiGroup(LazyGroup):
 
 
 def warn(message: str) -> None:
-    _to_stderr(f"hanoi: warning: {_one_line(message)}\n")
+    to_stderr(f"hanoi: warning: {_one_line(message)}\n")
 
 
 def run_app(app: Callable[..., Any], argv: Sequence[str] | None = None) -> NoReturn:
@@ -160,7 +153,7 @@ def _run_within_boundary(app: Callable[..., Any], argv: Sequence[str] | None) ->
             # traceback from the interpreter's final flush.
             sys.stdout.flush()
     except KeyboardInterrupt:
-        _to_stderr("hanoi: interrupted\n")
+        to_stderr("hanoi: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         _quiet_closed_stdout()
@@ -182,25 +175,42 @@ class _Terminated(BaseException):
 def _sigterm_unwinds() -> Iterator[None]:
     """SIGTERM (`kill`, `timeout`, a service manager) unwinds the command like Ctrl-C does, so
     a cache build in progress removes its temporary file and stops its child process; then the
-    process ends by SIGTERM, as if it had not been caught. A SIGTERM already ignored by
-    whoever started hanoi stays ignored."""
+    process ends by SIGTERM, as if it had not been caught. Before and after the command, and
+    during the unwinding, nothing needs cleaning: a SIGTERM then ends the process at once, or
+    is held until the unwinding is done. A SIGTERM ignored by whoever started hanoi stays
+    ignored."""
     import signal
 
-    def unwind(signum: int, frame: object) -> NoReturn:
-        raise _Terminated
+    phase = ["before"]
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        if phase[0] == "running":
+            phase[0] = "unwinding"
+            raise _Terminated
+        if phase[0] != "unwinding":
+            _die_by_sigterm()
 
     try:
-        previous = signal.getsignal(signal.SIGTERM)
-        if previous is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, unwind)
+        installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        if installed:
+            signal.signal(signal.SIGTERM, on_sigterm)
     except ValueError:  # not the main thread: leave signals alone
-        previous = None
+        installed = False
     try:
+        phase[0] = "running"
         yield
+        phase[0] = "after"
     except _Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        raise SystemExit(128 + signal.SIGTERM) from None  # only if SIGTERM is blocked
+        _die_by_sigterm()
     finally:
-        if previous is signal.SIG_DFL:
+        phase[0] = "after"
+        if installed:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _die_by_sigterm() -> NoReturn:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(128 + signal.SIGTERM)  # only if SIGTERM is blocked

@@ -6,6 +6,7 @@ an exit code. The codes are part of the public interface: scripts rely on them.
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -69,3 +70,13 @@ class KBInvalidError(HanoiError):
     def __init__(self, message: str, problems: tuple[Problem, ...]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+def to_stderr(text: str) -> None:
+    """Writes to stderr if it can: a closed or full stderr (`2>&-`, `2>/dev/full`) loses the
+    message but must not change the exit code."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -49,9 +49,9 @@ class Aside(Generic[_T]):
 
     def _start(self) -> None:
         parent = os.getpid()
-        # Ctrl-C is held back across the fork: the child must never run the parent's
-        # KeyboardInterrupt handling (its message, its cleanup of the parent's files).
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # Ctrl-C and SIGTERM are held back across the fork: the child must never run the
+        # parent's handling of them (its message, its cleanup of the parent's files).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             read_end, write_end = os.pipe()
             try:
