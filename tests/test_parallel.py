@@ -53,8 +53,8 @@ def _tables(cache_file: Path) -> dict[str, list[tuple[object, ...]]]:
         connection.close()
 
 
-def _build(kb_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, fork: bool) -> Path:
-    """Builds the index of `kb_path`, in two processes or in one, and returns its file."""
+def _record_forks(patch: pytest.MonkeyPatch) -> list[bool]:
+    """Makes every `Aside` record whether it forked, in the list returned."""
     forked: list[bool] = []
 
     class Watched(Aside[object]):
@@ -62,9 +62,15 @@ def _build(kb_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, for
             super().__init__(work, fork)
             forked.append(self.forked)
 
+    patch.setattr(parallel, "Aside", Watched)
+    return forked
+
+
+def _build(kb_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, fork: bool) -> Path:
+    """Builds the index of `kb_path`, in two processes or in one, and returns its file."""
     with monkeypatch.context() as patch:
         patch.setattr(index, "PARALLEL_BYTES", 0 if fork else 1 << 62)
-        patch.setattr(parallel, "Aside", Watched)
+        forked = _record_forks(patch)
         open_store(kb_path, {"XDG_CACHE_HOME": str(cache_home)}, fail_on_warning).close()
     assert forked == [fork]
     cache_file = index.cache_file_for(kb_path, {"XDG_CACHE_HOME": str(cache_home)})
@@ -89,6 +95,43 @@ def test_two_processes_build_the_same_index_as_one(
     shared = _tables(_build(kb_path, tmp_path / "two", monkeypatch, fork=True))
     assert shared == alone
     assert len(shared["name"]) > 100 and len(shared["token"]) > 50
+
+
+def _derived_tables(kb_path: Path, cache_home: Path) -> dict[str, object]:
+    """Every row of each table built on first use, as cached beside the index."""
+    from hanoi_cli.derived import DERIVED_SCHEMA
+
+    core = index.cache_file_for(kb_path, {"XDG_CACHE_HOME": str(cache_home)})
+    assert core is not None
+    found: dict[str, object] = {}
+    for table in DERIVED_SCHEMA:
+        rows = _tables(index._derived_file(core, table))
+        del rows["meta"]  # the build id of the core each was built from
+        found[table] = rows
+    return found
+
+
+@needs_fork
+@pytest.mark.parametrize("child", ["builds", "fails"])
+def test_cache_build_builds_the_same_tables_with_a_second_process(
+    kb_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
+) -> None:
+    from hanoi_cli.derived import DERIVED_SCHEMA
+
+    on_use = open_store(kb_path, {"XDG_CACHE_HOME": str(tmp_path / "on-use")}, fail_on_warning)
+    for table in DERIVED_SCHEMA:  # one after the other, in this process
+        on_use.require(table)
+    on_use.close()
+    with monkeypatch.context() as patch:
+        forked = _record_forks(patch)
+        if child == "fails":
+            # The second process builds nothing: the table is built here, the same.
+            patch.setattr(index, "_cache_derived", lambda core_file, table: False)
+        index.build_cache(kb_path, {"XDG_CACHE_HOME": str(tmp_path / "built")}, fail_on_warning)
+    assert forked[-1] is True
+    built = _derived_tables(kb_path, tmp_path / "built")
+    assert built == _derived_tables(kb_path, tmp_path / "on-use")
+    assert len(built["fulltext"]["fulltext"]) > 300  # type: ignore[index]
 
 
 @needs_fork

@@ -654,14 +654,50 @@ def build_cache(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> CacheI
     """Builds the index of the KB now, unless it is fresh, and every table built on first use:
     after it, no query waits for a build until the KB changes again."""
     from hanoi_cli.derived import DERIVED_SCHEMA
+    from hanoi_cli.parallel import Aside
 
     store = open_store(kb_path, environ, warn)
     try:
-        for table in DERIVED_SCHEMA:
-            store.require(table)
+        *firsts, last = DERIVED_SCHEMA
+        core_file = _database_file(store.connection)
+        # The last table (the full text, the longest to build) is built into its cache file by
+        # a second process meanwhile; `require` then finds it fresh, or builds it here if that
+        # process could not (a cache it cannot write, a damaged core: the warnings are ours).
+        if core_file is not None:
+            work: Callable[[], bool] = partial(_cache_derived, core_file, last)
+        else:
+            work = lambda: False  # noqa: E731 (an index in memory: no file to build beside it)
+        with Aside(work, fork=core_file is not None) as side:
+            for table in firsts:
+                store.require(table)
+            side.result()
+        store.require(last)
     finally:
         store.close()
     return cache_info(kb_path, environ)
+
+
+def _cache_derived(core_file: Path, table: str) -> bool:
+    """Builds derived `table` of the core at `core_file` into its cache file, through a
+    connection of its own (a forked process must not use its parent's). False if it could
+    not: whoever needs the table next builds it, and says why."""
+    from hanoi_cli.derived import derived_rows
+
+    try:
+        connection = sqlite3.connect(f"{core_file.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            build_id = _read_meta(connection).get("build_id", "")
+            derived = _derived_file(core_file, table)
+            if not _attach_fresh(connection, derived, table, build_id):
+                rows = derived_rows(table, connection)
+                _write_atomically(
+                    derived, lambda target: _fill_derived(target, table, rows, build_id)
+                )
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error):
+        return False
+    return True
 
 
 def clear_cache(environ: Mapping[str, str]) -> tuple[Path | None, int]:
