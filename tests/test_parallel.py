@@ -126,7 +126,7 @@ def test_cache_build_builds_the_same_tables_with_a_second_process(
         forked = _record_forks(patch)
         if child == "fails":
             # The second process builds nothing: the table is built here, the same.
-            patch.setattr(index, "_cache_derived", lambda core_file, table: False)
+            patch.setattr(index, "_fill_derived_file", lambda *_: False)
         index.build_cache(kb_path, {"XDG_CACHE_HOME": str(tmp_path / "built")}, fail_on_warning)
     assert forked[-1] is True
     built = _derived_tables(kb_path, tmp_path / "built")

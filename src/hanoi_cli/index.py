@@ -583,6 +583,14 @@ def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) ->
     Atomic: a reader sees the old file or the new one, never a partial file, and two
     processes writing at once leave one of their files, whole.
     """
+    with _replacing(path) as temporary:
+        _fill_file(temporary, fill)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[str]:
+    """A new temporary file beside `path`, renamed over `path` when the block ends normally and
+    removed when it does not (an error, Ctrl-C, SIGTERM, or a process that filled it killed)."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -590,20 +598,24 @@ def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) ->
     handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
-        connection = sqlite3.connect(temporary)
-        try:
-            # No journal: a failed build leaves a temporary file that is deleted, not repaired.
-            connection.execute("PRAGMA journal_mode = OFF")
-            connection.execute("PRAGMA synchronous = OFF")
-            fill(connection)
-            connection.commit()
-        finally:
-            connection.close()
+        yield temporary
         Path(temporary).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+def _fill_file(temporary: str, fill: Callable[[sqlite3.Connection], None]) -> None:
+    connection = sqlite3.connect(temporary)
+    try:
+        # No journal: a failed build leaves a temporary file that is deleted, not repaired.
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        fill(connection)
+        connection.commit()
+    finally:
+        connection.close()
 
 
 STALE_TEMPORARY_NS = 600_000_000_000
@@ -660,41 +672,46 @@ def build_cache(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> CacheI
     try:
         *firsts, last = DERIVED_SCHEMA
         core_file = _database_file(store.connection)
-        # The last table (the full text, the longest to build) is built into its cache file by
-        # a second process meanwhile; `require` then finds it fresh, or builds it here if that
-        # process could not (a cache it cannot write, a damaged core: the warnings are ours).
         if core_file is not None:
-            work: Callable[[], bool] = partial(_cache_derived, core_file, last)
-        else:
-            work = lambda: False  # noqa: E731 (an index in memory: no file to build beside it)
-        with Aside(work, fork=core_file is not None) as side:
-            for table in firsts:
-                store.require(table)
-            side.result()
-        store.require(last)
+            # The last table (the full text, the longest) is built meanwhile by a second
+            # process, into a temporary file this one renames into place, or removes if that
+            # process did not fill it (killed, or no need). `require` below then finds it
+            # fresh, or builds it here and warns of what stood in the way.
+            with contextlib.suppress(_NotFilled, OSError, sqlite3.Error):
+                derived = _derived_file(core_file, last)
+                with _replacing(derived) as temporary:
+                    fill = partial(_fill_derived_file, core_file, last, temporary)
+                    with Aside(fill) as side:
+                        for table in firsts:
+                            store.require(table)
+                        if not side.result():
+                            raise _NotFilled
+        for table in DERIVED_SCHEMA:
+            store.require(table)
     finally:
         store.close()
     return cache_info(kb_path, environ)
 
 
-def _cache_derived(core_file: Path, table: str) -> bool:
-    """Builds derived `table` of the core at `core_file` into its cache file, through a
-    connection of its own (a forked process must not use its parent's). False if it could
-    not: whoever needs the table next builds it, and says why."""
+class _NotFilled(Exception):
+    """The temporary file for a derived table was left empty: not to be renamed into place."""
+
+
+def _fill_derived_file(core_file: Path, table: str, temporary: str) -> bool:
+    """Fills `temporary` with derived `table` of the core at `core_file`, through connections
+    of its own (this may be a forked child, which must not use its parent's). False if the
+    cached table is fresh already, or if it could not be built."""
     from hanoi_cli.derived import derived_rows
 
     try:
-        connection = sqlite3.connect(f"{core_file.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            build_id = _read_meta(connection).get("build_id", "")
-            derived = _derived_file(core_file, table)
-            if not _attach_fresh(connection, derived, table, build_id):
-                rows = derived_rows(table, connection)
-                _write_atomically(
-                    derived, lambda target: _fill_derived(target, table, rows, build_id)
-                )
-        finally:
-            connection.close()
+        with contextlib.closing(
+            sqlite3.connect(f"{core_file.resolve().as_uri()}?mode=ro", uri=True)
+        ) as core:
+            build_id = _read_meta(core).get("build_id", "")
+            if _attach_fresh(core, _derived_file(core_file, table), table, build_id):
+                return False
+            rows = derived_rows(table, core)
+        _fill_file(temporary, lambda target: _fill_derived(target, table, rows, build_id))
     except (OSError, sqlite3.Error):
         return False
     return True

@@ -153,13 +153,22 @@ def _children(pid: int) -> list[int]:
 
 
 def _two_process_build(
-    tmp_path: Path, start_new_session: bool = False
+    tmp_path: Path, start_new_session: bool = False, command: tuple[str, ...] = ("stats",)
 ) -> tuple[subprocess.Popen[bytes], list[int]]:
-    """A cold build of a 40,000-person KB, caught while its forked child is running."""
+    """A cold build of a 40,000-person KB by `command`, caught while its forked child runs."""
     kb = _big_kb(tmp_path, 40_000)
     assert kb.stat().st_size > index.PARALLEL_BYTES  # big enough to be built by two processes
+    if command[0] == "cache":
+        # The index first: the child to catch is the one building the full-text table.
+        subprocess.run(
+            [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
+            capture_output=True,
+            env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
+            check=True,
+            timeout=120,
+        )
     process = subprocess.Popen(
-        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
+        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), *command, "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
@@ -209,6 +218,26 @@ def test_sigterm_during_a_two_process_build_cleans_up_then_dies_by_sigterm(
     assert (stdout, stderr) == (b"", b"")
     assert list((tmp_path / "cache").rglob("*.tmp")) == []
     assert list((tmp_path / "cache").rglob("*.sqlite")) == []
+    for child in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_cache_build_while_its_child_builds_leaves_no_file(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # `cache build` builds the full-text table in a second process, which writes no file:
+    # stopped at any moment, nothing half-written is left in the cache.
+    process, children = _two_process_build(
+        tmp_path, start_new_session=True, command=("cache", "build")
+    )
+    time.sleep(0.6)  # the child is reading rows, or indexing them: in the middle of its work
+    os.killpg(process.pid, stop)
+    process.communicate(timeout=60)
+    assert process.returncode in (130, -signal.SIGTERM)
+    assert list((tmp_path / "cache").rglob("*.tmp")) == []
     for child in children:
         with pytest.raises(ProcessLookupError):
             os.kill(child, 0)
