@@ -236,6 +236,11 @@ class Store:
         self.connection.close()
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """An index file opened read-only: never created, never written through this connection."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
 def _database_file(connection: sqlite3.Connection) -> Path | None:
     """The file behind a connection's main database; None for one in memory."""
     for _, schema, file in connection.execute("PRAGMA database_list"):
@@ -373,7 +378,7 @@ def _open_cached(
         return None
     connection = None
     try:
-        connection = sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
+        connection = _connect_read_only(cache_file)
         meta = _read_meta(connection)
         same_build = (
             meta.get("format") == INDEX_FORMAT
@@ -574,7 +579,7 @@ def _build_file(
     for derived in cache_file.parent.glob(f"{escape(cache_file.stem)}.*.sqlite"):
         with contextlib.suppress(OSError):
             derived.unlink()
-    return sqlite3.connect(f"{cache_file.resolve().as_uri()}?mode=ro", uri=True)
+    return _connect_read_only(cache_file)
 
 
 def _write_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
@@ -704,9 +709,7 @@ def _fill_derived_file(core_file: Path, table: str, temporary: str) -> bool:
     from hanoi_cli.derived import derived_rows
 
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{core_file.resolve().as_uri()}?mode=ro", uri=True)
-        ) as core:
+        with contextlib.closing(_connect_read_only(core_file)) as core:
             build_id = _read_meta(core).get("build_id", "")
             if _attach_fresh(core, _derived_file(core_file, table), table, build_id):
                 return False
