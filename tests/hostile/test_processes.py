@@ -186,6 +186,17 @@ def _two_process_build(
     return process, children
 
 
+def _assert_nothing_left(tmp_path: Path, children: list[int], index_too: bool) -> None:
+    """A stopped build left no temporary file (nor, with `index_too`, an index) in the cache,
+    and no child process running."""
+    assert list((tmp_path / "cache").rglob("*.tmp")) == []
+    if index_too:
+        assert list((tmp_path / "cache").rglob("*.sqlite")) == []
+    for child in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) -> None:
     # A terminal's Ctrl-C reaches every process of the group: the build's child as well.
@@ -196,11 +207,7 @@ def test_ctrl_c_to_the_whole_group_during_a_two_process_build(tmp_path: Path) ->
     # One message, from the parent: the child ends quietly.
     assert stderr == b"hanoi: interrupted\n"
     assert stdout == b""
-    assert list((tmp_path / "cache").rglob("*.tmp")) == []
-    assert list((tmp_path / "cache").rglob("*.sqlite")) == []
-    for child in children:
-        with pytest.raises(ProcessLookupError):
-            os.kill(child, 0)
+    _assert_nothing_left(tmp_path, children, index_too=True)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -216,11 +223,7 @@ def test_sigterm_during_a_two_process_build_cleans_up_then_dies_by_sigterm(
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == -signal.SIGTERM, stderr
     assert (stdout, stderr) == (b"", b"")
-    assert list((tmp_path / "cache").rglob("*.tmp")) == []
-    assert list((tmp_path / "cache").rglob("*.sqlite")) == []
-    for child in children:
-        with pytest.raises(ProcessLookupError):
-            os.kill(child, 0)
+    _assert_nothing_left(tmp_path, children, index_too=True)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -237,10 +240,7 @@ def test_stopping_cache_build_while_its_child_builds_leaves_no_file(
     os.killpg(process.pid, stop)
     process.communicate(timeout=60)
     assert process.returncode in (130, -signal.SIGTERM)
-    assert list((tmp_path / "cache").rglob("*.tmp")) == []
-    for child in children:
-        with pytest.raises(ProcessLookupError):
-            os.kill(child, 0)
+    _assert_nothing_left(tmp_path, children, index_too=False)
 
 
 def test_sigterm_ignored_by_whoever_started_hanoi_stays_ignored(tmp_path: Path) -> None:
