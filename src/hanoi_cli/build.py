@@ -7,6 +7,8 @@ folded name keys that exact and prefix lookups use and the words in them (a surn
 documents made the index four times the KB's size and its build five times slower.
 
 The tables derived from the core (`derived.py`) are built the first time a query needs them.
+After an edit that leaves every entity's shape (`index_shape`) as it was, `patch.py` rewrites
+the changed entities' rows instead of building anew.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from hanoi_cli.checks import KIND_OF_SECTION, Entity, entity_evidence
+from hanoi_cli.checks import KIND_OF_SECTION, Entity, alias_claims, entity_evidence
 from hanoi_cli.models import (
     Country,
     Event,
@@ -127,7 +129,7 @@ def _fill_entities(
     connection.executemany(
         "INSERT INTO entity VALUES (?, ?, ?, ?, ?)",
         (
-            (num_of[entity.id], entity.id, kind, names[entity.id], _json(entity))
+            (num_of[entity.id], entity.id, kind, names[entity.id], entity_json(entity))
             for kind, entities in sections
             for entity in entities
         ),
@@ -159,9 +161,33 @@ def name_tables(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables:
     return NameTables(names, tokens, counts)
 
 
-def _json(entity: Entity) -> bytes:
-    """The entity as compact JSON: what `model_dump_json` gives, without its wrapper's cost."""
+def entity_json(entity: Entity) -> bytes:
+    """The entity's row: compact JSON, what `model_dump_json` gives without its wrapper's cost."""
     return type(entity).__pydantic_serializer__.to_json(entity)
+
+
+def row_name(entity: Entity, speaker: Entity | None = None) -> str:
+    """The `name` column of the entity's row; a statement's is its `speaker`'s."""
+    if isinstance(entity, Statement):
+        return "" if speaker is None else _own_name(speaker)
+    return _own_name(entity)
+
+
+def index_shape(entity: Entity, num_of: dict[str, int]) -> tuple[object, ...]:
+    """What the index and the KB's checks take from `entity` beyond its own row: its links,
+    its name forms (the name, token and trigram rows), the name keys the alias check counts,
+    and a source's file. An entity may change without touching another row of the index, or
+    the result of a check, as long as its shape stays the same (`patch.py`).
+
+    Raises KeyError for a reference to no entity of `num_of`.
+    """
+    return (
+        tuple(_own_links(entity, num_of)),
+        tuple(_cited_links(entity, num_of)),
+        tuple(_name_forms(entity)),
+        tuple(alias_claims(entity).items()),
+        entity.file if isinstance(entity, Source) else None,
+    )
 
 
 def _own_name(entity: Entity) -> str:
@@ -176,41 +202,52 @@ def _own_name(entity: Entity) -> str:
 
 def _links(kb: KnowledgeBase, num_of: dict[str, int]) -> Iterator[tuple[int, str, int]]:
     """(target, role, source) rows; a document lists each role's sources in this order."""
-    for org in kb.organisations:
-        at = num_of[org.id]
-        for person_id in org.people:
+    for section in ("organisations", "people", "countries", "events", "statements"):
+        for entity in getattr(kb, section):
+            yield from _own_links(entity, num_of)
+    for section in KIND_OF_SECTION:
+        if section != "sources":
+            for entity in getattr(kb, section):
+                yield from _cited_links(entity, num_of)
+
+
+def _own_links(entity: Entity, num_of: dict[str, int]) -> Iterator[tuple[int, str, int]]:
+    """The links `entity`'s own references make, but for the sources it cites."""
+    if isinstance(entity, Organisation):
+        at = num_of[entity.id]
+        for person_id in entity.people:
             yield at, PEOPLE, num_of[person_id]
             yield num_of[person_id], ORGANISATIONS, at
-        if org.country:
-            yield num_of[org.country], ORGANISATIONS, at
-        if org.parent:
-            yield num_of[org.parent], CHILDREN, at
-    for person in kb.people:
-        at = num_of[person.id]
-        if person.country:
-            yield num_of[person.country], PEOPLE, at
-        for title in person.titles:
+        if entity.country:
+            yield num_of[entity.country], ORGANISATIONS, at
+        if entity.parent:
+            yield num_of[entity.parent], CHILDREN, at
+    elif isinstance(entity, Person):
+        at = num_of[entity.id]
+        if entity.country:
+            yield num_of[entity.country], PEOPLE, at
+        for title in entity.titles:
             if title.organisation:
                 yield num_of[title.organisation], PEOPLE, at
                 yield at, ORGANISATIONS, num_of[title.organisation]
             if title.country:
                 yield num_of[title.country], PEOPLE, at
-    for country in kb.countries:
-        for person_id in country.representatives:
-            yield num_of[country.id], PEOPLE, num_of[person_id]
-    for event in kb.events:
-        for participant in event.participants:
-            yield num_of[participant], ATTENDED, num_of[event.id]
-    for statement in kb.statements:
-        yield num_of[statement.speaker], SAID, num_of[statement.id]
-        if statement.event:
-            yield num_of[statement.event], HEARD, num_of[statement.id]
-    for section in KIND_OF_SECTION:
-        if section == "sources":
-            continue
-        for entity in getattr(kb, section):
-            for source_id in dict.fromkeys(item.source for item in entity_evidence(entity)):
-                yield num_of[source_id], CITED_BY, num_of[entity.id]
+    elif isinstance(entity, Country):
+        for person_id in entity.representatives:
+            yield num_of[entity.id], PEOPLE, num_of[person_id]
+    elif isinstance(entity, Event):
+        for participant in entity.participants:
+            yield num_of[participant], ATTENDED, num_of[entity.id]
+    elif isinstance(entity, Statement):
+        yield num_of[entity.speaker], SAID, num_of[entity.id]
+        if entity.event:
+            yield num_of[entity.event], HEARD, num_of[entity.id]
+
+
+def _cited_links(entity: Entity, num_of: dict[str, int]) -> Iterator[tuple[int, str, int]]:
+    if not isinstance(entity, Source):
+        for source_id in dict.fromkeys(item.source for item in entity_evidence(entity)):
+            yield num_of[source_id], CITED_BY, num_of[entity.id]
 
 
 def _name_forms(entity: Entity) -> Iterator[tuple[str, str]]:

@@ -46,14 +46,14 @@ def find_problems(kb: KnowledgeBase) -> Iterator[Problem]:
                 )
             else:
                 kind_of_id[entity.id] = KIND_OF_SECTION[section]
-    yield from _check_references(kb, kind_of_id)
+    yield from check_references(kb, kind_of_id)
     yield from _check_aliases(kb)
     for index, source in enumerate(kb.sources):
         if sum(other.file == source.file for other in kb.sources) > 1:
             yield Problem(f"sources[{index}].file", f"file {source.file!r} is used twice")
 
 
-def _check_references(kb: KnowledgeBase, kind_of_id: dict[str, str]) -> Iterator[Problem]:
+def check_references(kb: KnowledgeBase, kind_of_id: dict[str, str]) -> Iterator[Problem]:
     # A big KB has millions of references: each is checked with one dict lookup, and its JSON
     # path is only written out when it is wrong.
     def wrong(ref: str | None, *kinds: str) -> str | None:
@@ -121,16 +121,8 @@ def _check_aliases(kb: KnowledgeBase) -> Iterator[Problem]:
     for section in ("people", "countries", "organisations", "figures"):
         owners: dict[str, list[tuple[int, bool]]] = defaultdict(list)
         for index, entity in enumerate(getattr(kb, section)):
-            primary = entity.label if section == "figures" else entity.name
-            forms = [primary, *entity.aliases]
-            if section == "organisations" and entity.acronym:
-                forms.append(entity.acronym)
-            keys = dict.fromkeys((compact(fold(form)) for form in forms), False)
-            for form in entity.shared_aliases:
-                keys[compact(fold(form))] = True
-            for key, shared in keys.items():
-                if key:
-                    owners[key].append((index, shared))
+            for key, shared in alias_claims(entity).items():
+                owners[key].append((index, shared))
         for key, claims in owners.items():
             if len(claims) == 1:
                 continue
@@ -142,6 +134,22 @@ def _check_aliases(kb: KnowledgeBase) -> Iterator[Problem]:
                     f"name or alias {key!r} is used by {where}; "
                     "list it in shared_aliases if that is intended",
                 )
+
+
+def alias_claims(entity: Entity) -> dict[str, bool]:
+    """The name keys an entity claims, each with whether it is marked as shared: what the alias
+    check counts. Statements, events and sources claim none."""
+    if not isinstance(entity, Person | Country | Organisation | Figure):
+        return {}
+    primary = entity.label if isinstance(entity, Figure) else entity.name
+    forms = [primary, *entity.aliases]
+    if isinstance(entity, Organisation) and entity.acronym:
+        forms.append(entity.acronym)
+    keys = dict.fromkeys((compact(fold(form)) for form in forms), False)
+    for form in entity.shared_aliases:
+        keys[compact(fold(form))] = True
+    keys.pop("", None)
+    return keys
 
 
 def _all_evidence(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:

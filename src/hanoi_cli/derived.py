@@ -27,6 +27,12 @@ DERIVED_SCHEMA = {
 }
 """The tables built on first use, each from the core alone."""
 
+_COLUMNS = {"gram": "folded, kind, entity", "fulltext": "rowid, text, kind, entity, field"}
+
+ROWS_PER_ENTITY = 1 << 32
+"""An entity's full-text rows are numbered from its num times this: a full-text table stays in
+KB order, and an entity's rows can be replaced in place (`patch.py`)."""
+
 _GROUPED_DIGITS = re.compile(r"(\d),(\d{3})")
 
 
@@ -49,19 +55,37 @@ def write_derived(
 ) -> None:
     """Creates derived `table` in `target`'s `schema` (`main`, or `temp` for this process)."""
     target.executescript(DERIVED_SCHEMA[table].format(schema=schema))
-    if rows:
-        marks = ", ".join("?" * len(rows[0]))
-        target.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", rows)
+    insert_derived(table, rows, target, schema)
     target.commit()
 
 
-def _fulltext_rows(core: sqlite3.Connection) -> Iterator[tuple[str, str, int, str]]:
+def insert_derived(
+    table: str, rows: DerivedRows, target: sqlite3.Connection, schema: str = "main"
+) -> None:
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        target.executemany(
+            f"INSERT INTO {schema}.{table}({_COLUMNS[table]}) VALUES ({marks})", rows
+        )
+
+
+def _fulltext_rows(core: sqlite3.Connection) -> Iterator[tuple[int, str, str, int, str]]:
     for num, kind, name, data in core.execute("SELECT num, kind, name, data FROM entity"):
-        for field, text in _searchable(kind, json.loads(data), name):
-            yield text, kind, num, field
-            if _GROUPED_DIGITS.search(text):
-                # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
-                yield _GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field
+        yield from entity_fulltext_rows(num, kind, name, data)
+
+
+def entity_fulltext_rows(
+    num: int, kind: str, name: str, data: bytes
+) -> Iterator[tuple[int, str, str, int, str]]:
+    """The full-text rows of the entity numbered `num`: (rowid, text, kind, num, field)."""
+    rowid = num * ROWS_PER_ENTITY
+    for field, text in _searchable(kind, json.loads(data), name):
+        yield rowid, text, kind, num, field
+        rowid += 1
+        if _GROUPED_DIGITS.search(text):
+            # "2,500" is indexed as "2" and "500": a second row lets "2500" find it too.
+            yield rowid, _GROUPED_DIGITS.sub(r"\1\2", text), kind, num, field
+            rowid += 1
 
 
 def _searchable(kind: str, data: Data, name: str) -> Iterator[tuple[str, str]]:

@@ -1,0 +1,442 @@
+"""An index patched after a KB edit equals, table by table, the index a full build makes.
+
+Each test builds the index of a KB (with both derived tables cached), edits the KB, opens it
+again (a patch or a full build, whichever the edit allows) and compares every row, rowid and
+search rank with a full build of the edited KB in an empty cache.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hanoi_cli import build, index
+from hanoi_cli.derived import DERIVED_SCHEMA
+from hanoi_cli.errors import HanoiError, KBInvalidError
+from hanoi_cli.index import open_store
+from tests.conftest import REPO_KB, fail_on_warning
+from tests.kbfactory import KBDict
+from tests.test_views import _synthetic_kb
+
+Edit = Callable[[KBDict], None]
+
+_PER_BUILD = ("build_id", "built", "built_ns", "kb_mtime_ns", "kb_ctime_ns", "kb_inode")
+_SEARCHES = ("convention", "cybercrime", "signed", "Hanoi", "edited", "2500", "quang")
+
+
+def _env(cache_home: Path) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(cache_home)}
+
+
+def _open_all(kb_path: Path, cache_home: Path) -> None:
+    """Opens the KB's index, building what it must, and both derived tables."""
+    store = open_store(kb_path, _env(cache_home), fail_on_warning)
+    try:
+        for table in DERIVED_SCHEMA:
+            store.require(table)
+    finally:
+        store.close()
+
+
+def _contents(kb_path: Path, cache_home: Path) -> dict[str, Any]:
+    """Every row (with its rowid) of the core and derived tables, and what searches rank."""
+    core = index.cache_file_for(kb_path, _env(cache_home))
+    assert core is not None
+    found: dict[str, Any] = {}
+    with sqlite3.connect(core) as connection:
+        for table in ("entity", "link", "name"):
+            found[table] = connection.execute(f"SELECT rowid, * FROM {table}").fetchall()
+        found["token"] = connection.execute("SELECT * FROM token").fetchall()
+        found["meta"] = [  # read as a dict: in no particular order
+            row
+            for row in connection.execute("SELECT * FROM meta ORDER BY key")
+            if row[0] not in _PER_BUILD
+        ]
+        build_id = dict(connection.execute("SELECT * FROM meta"))["build_id"]
+    for table in DERIVED_SCHEMA:
+        with sqlite3.connect(index._derived_file(core, table)) as connection:
+            assert connection.execute("SELECT value FROM meta").fetchone() == (build_id,)
+            found[table] = connection.execute(f"SELECT rowid, * FROM {table}").fetchall()
+            # FTS5's own check of its index against its rows: raises if they disagree.
+            connection.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+            if table == "fulltext":
+                found["ranks"] = [
+                    connection.execute(
+                        "SELECT rowid, rank FROM fulltext WHERE fulltext MATCH ? ORDER BY rank",
+                        (json.dumps(word),),
+                    ).fetchall()
+                    for word in _SEARCHES
+                ]
+    return found
+
+
+@pytest.fixture(params=["real", "synthetic"])
+def kb(request: pytest.FixtureRequest) -> KBDict:
+    if request.param == "real":
+        loaded: KBDict = json.loads(REPO_KB.read_text(encoding="utf-8"))
+        return loaded
+    return _synthetic_kb(300)
+
+
+def _write(path: Path, kb: KBDict, indent: int | None = 1) -> Path:
+    path.write_text(json.dumps(kb, ensure_ascii=False, indent=indent), encoding="utf-8")
+    return path
+
+
+def _count_full_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    builds: list[int] = []
+    fill = build.fill
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        builds.append(1)
+        fill(*args, **kwargs)
+
+    monkeypatch.setattr(build, "fill", counted)
+    return builds
+
+
+def _edited(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *edits: Edit
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """The index of `kb` after each edit in turn, built on the one before; the index a full
+    build makes of the last; how many of the edits were built in full."""
+    kb_path = _write(tmp_path / "kb.json", kb)
+    _open_all(kb_path, tmp_path / "kept")
+    builds = _count_full_builds(monkeypatch)
+    for edit in edits:
+        edit(kb)
+        _write(kb_path, kb)
+        _open_all(kb_path, tmp_path / "kept")
+    patched = _contents(kb_path, tmp_path / "kept")
+    full_builds = len(builds)
+    _open_all(kb_path, tmp_path / "fresh")
+    return patched, _contents(kb_path, tmp_path / "fresh"), full_builds
+
+
+def _entities(kb: KBDict) -> Iterator[dict[str, Any]]:
+    for section in ("sources", "people", "countries", "organisations", "figures", "events"):
+        yield from kb.get(section, ())
+    yield from kb.get("statements", ())
+
+
+def _every_quote_and_title(kb: KBDict) -> None:
+    for entity in _entities(kb):
+        for evidence in entity.get("evidence", ()):
+            evidence["quote"] += " edited"
+        if "file" in entity:
+            entity["title"] += " edited"
+
+
+def _statement_summary(kb: KBDict) -> None:
+    kb["statements"][-1]["summary"] = "An edited summary of 2,500 words"
+
+
+def _event_title(kb: KBDict) -> None:
+    kb["events"][0]["title"] = "An edited event title"
+
+
+def _figure_reason(kb: KBDict) -> None:
+    kb["figures"][0]["headline_reason"] += " edited"
+
+
+def _person_quote(kb: KBDict) -> None:
+    kb["people"][-1]["evidence"][0]["quote"] = "edited"
+
+
+def _source_outlet(kb: KBDict) -> None:
+    kb["sources"][0]["outlet"] = "Edited Outlet"
+
+
+CONTENT_EDITS = [
+    _every_quote_and_title,
+    _statement_summary,
+    _event_title,
+    _figure_reason,
+    _person_quote,
+    _source_outlet,
+]
+
+
+def test_patches_one_after_another_give_the_same_index(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *CONTENT_EDITS)
+    assert full_builds == 0
+    assert patched == fresh
+
+
+def test_a_kb_written_again_with_other_whitespace_is_patched_with_no_row_changed(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_path = _write(tmp_path / "kb.json", kb)
+    _open_all(kb_path, tmp_path)
+    before = _contents(kb_path, tmp_path)
+    builds = _count_full_builds(monkeypatch)
+    _write(kb_path, kb, indent=None)
+    _open_all(kb_path, tmp_path)
+    assert builds == []
+    after = _contents(kb_path, tmp_path)
+    assert [row for row in after.pop("meta") if row[0] == "kb_size"] != [
+        row for row in before.pop("meta") if row[0] == "kb_size"
+    ]
+    assert after == before
+
+
+def _person_renamed(kb: KBDict) -> None:
+    kb["people"][0]["name"] = "Edited Person Name"
+
+
+def _alias_made_shared(kb: KBDict) -> None:
+    person = next(person for person in kb["people"] if person.get("aliases"))
+    person.setdefault("shared_aliases", []).append(person["aliases"].pop())
+
+
+def _speaker_changed(kb: KBDict) -> None:
+    kb["statements"][0]["speaker"] = kb["people"][-1]["id"]
+
+
+def _evidence_from_another_source(kb: KBDict) -> None:
+    entity = kb["people"][0]
+    other = next(s["id"] for s in kb["sources"] if s["id"] != entity["evidence"][0]["source"])
+    entity["evidence"][0]["source"] = other
+
+
+def _entity_appended(kb: KBDict) -> None:
+    statement = dict(kb["statements"][0], id="an-edited-statement")
+    kb["statements"].append(statement)
+
+
+def _entity_removed(kb: KBDict) -> None:
+    del kb["statements"][-1]
+
+
+def _entities_swapped(kb: KBDict) -> None:
+    kb["statements"][0], kb["statements"][1] = kb["statements"][1], kb["statements"][0]
+
+
+def _source_file_changed(kb: KBDict) -> None:
+    kb["sources"][0]["file"] = "edited.txt"
+
+
+SHAPE_EDITS = [
+    _person_renamed,
+    _alias_made_shared,
+    _speaker_changed,
+    _evidence_from_another_source,
+    _entity_appended,
+    _entity_removed,
+    _entities_swapped,
+    _source_file_changed,
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "full_builds"),
+    [(edit, 0) for edit in CONTENT_EDITS] + [(edit, 1) for edit in SHAPE_EDITS],
+    ids=lambda value: value.__name__.strip("_") if callable(value) else str(value),
+)
+def test_an_edit_gives_the_index_a_full_build_gives(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Edit, full_builds: int
+) -> None:
+    """Patched if it changes only what entities say, else built in full; made on top of an
+    index patched already."""
+    patched, fresh, builds = _edited(kb, tmp_path, monkeypatch, _statement_summary, edit)
+    assert builds == full_builds
+    assert patched == fresh
+    assert any(rows for rows in fresh["ranks"])
+
+
+def _dangling_event(kb: KBDict) -> None:
+    kb["statements"][0]["event"] = "no-such-event"
+
+
+def _figure_value_from_a_person(kb: KBDict) -> None:
+    # Not a link: only the reference check can see it.
+    kb["figures"][0]["values"][0]["source"] = kb["people"][0]["id"]
+
+
+def _alias_taken(kb: KBDict) -> None:
+    kb["people"][1]["aliases"].append(kb["people"][0]["name"])
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_dangling_event, _figure_value_from_a_person, _alias_taken],
+    ids=lambda edit: edit.__name__.strip("_"),
+)
+def test_an_edit_that_breaks_the_kb_gets_the_full_builds_error(
+    kb: KBDict, tmp_path: Path, edit: Edit
+) -> None:
+    kb_path = _write(tmp_path / "kb.json", kb)
+    _open_all(kb_path, tmp_path / "kept")
+    edit(kb)
+    _write(kb_path, kb)
+    with pytest.raises(KBInvalidError) as patched:
+        _open_all(kb_path, tmp_path / "kept")
+    with pytest.raises(KBInvalidError) as fresh:
+        _open_all(kb_path, tmp_path / "fresh")
+    assert str(patched.value) == str(fresh.value)
+    assert patched.value.problems == fresh.value.problems
+
+
+def test_a_derived_table_not_cached_is_not_made_by_a_patch(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_path = _write(tmp_path / "kb.json", kb)
+    open_store(kb_path, _env(tmp_path), fail_on_warning).close()
+    core = index.cache_file_for(kb_path, _env(tmp_path))
+    assert core is not None
+    builds = _count_full_builds(monkeypatch)
+    _statement_summary(kb)
+    _write(kb_path, kb)
+    open_store(kb_path, _env(tmp_path), fail_on_warning).close()
+    assert builds == []
+    assert sorted(path.name for path in core.parent.iterdir()) == [core.name]
+    _open_all(kb_path, tmp_path)
+    _open_all(kb_path, tmp_path / "fresh")
+    assert _contents(kb_path, tmp_path) == _contents(kb_path, tmp_path / "fresh")
+
+
+def test_an_index_replaced_while_the_patch_is_planned_is_built_in_full(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hanoi_cli import patch
+
+    kb_path = _write(tmp_path / "kb.json", kb)
+    _open_all(kb_path, tmp_path / "kept")
+    core = index.cache_file_for(kb_path, _env(tmp_path / "kept"))
+    assert core is not None
+    plan = patch.plan
+
+    def replaced_meanwhile(*args: Any) -> patch.Plan | None:
+        planned = plan(*args)
+        # As another process's build would: a new index under the same name.
+        with sqlite3.connect(core) as connection:
+            connection.execute("UPDATE meta SET value = 'another' WHERE key = 'build_id'")
+        connection.close()
+        return planned
+
+    monkeypatch.setattr(patch, "plan", replaced_meanwhile)
+    builds = _count_full_builds(monkeypatch)
+    _statement_summary(kb)
+    _write(kb_path, kb)
+    _open_all(kb_path, tmp_path / "kept")
+    assert builds == [1]
+    _open_all(kb_path, tmp_path / "fresh")
+    assert _contents(kb_path, tmp_path / "kept") == _contents(kb_path, tmp_path / "fresh")
+    assert not list(core.parent.glob("*.tmp"))
+
+
+def _string_leaves(node: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, str):
+        yield path
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _string_leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for position, value in enumerate(node):
+            yield from _string_leaves(value, (*path, position))
+
+
+_REAL_KB: KBDict = json.loads(REPO_KB.read_text(encoding="utf-8"))
+_LEAVES = [path for path in _string_leaves(_REAL_KB) if path[0] != "schema_version"]
+
+
+@pytest.fixture(scope="module")
+def indexed_real_kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The real KB at a path of its own, and a cache home holding its index and tables."""
+    directory = tmp_path_factory.mktemp("indexed")
+    kb_path = _write(directory / "kb.json", _REAL_KB)
+    _open_all(kb_path, directory / "base")
+    return kb_path, directory / "base"
+
+
+def _outcome(kb_path: Path, cache_home: Path) -> object:
+    try:
+        _open_all(kb_path, cache_home)
+    except HanoiError as error:  # the same error from either build
+        return type(error).__name__, str(error)
+    return _contents(kb_path, cache_home)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(_LEAVES),
+            st.booleans(),
+            st.sampled_from(
+                ["", "Guterres", "x", " 2,500 edited", "Lương Tam Quang", "vna-praise"]
+            ),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_any_edit_of_any_text_gives_what_a_full_build_gives(
+    indexed_real_kb: tuple[Path, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+    edits: list[tuple[tuple[Any, ...], bool, str]],
+) -> None:
+    """Any text of the KB replaced by, or extended with, a name, an id, a number or nothing:
+    patched or built in full, the index (or the error) is the one a full build gives."""
+    kb_path, base = indexed_real_kb
+    kb = json.loads(json.dumps(_REAL_KB))
+    for path, extend, text in edits:
+        *parents, leaf = path
+        node = kb
+        for key in parents:
+            node = node[key]
+        node[leaf] = node[leaf] + text if extend else text
+    work = tmp_path_factory.mktemp("edit")
+    shutil.copytree(base, work / "kept")
+    original = kb_path.read_bytes()
+    try:
+        _write(kb_path, kb)
+        kept = _outcome(kb_path, work / "kept")
+        fresh = _outcome(kb_path, work / "fresh")
+    finally:
+        kb_path.write_bytes(original)
+    assert kept == fresh
+
+
+def test_a_cache_that_cannot_be_written_is_neither_patched_nor_required(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    kb_path = _write(tmp_path / "kb.json", kb)
+    _open_all(kb_path, tmp_path)
+    core = index.cache_file_for(kb_path, _env(tmp_path))
+    assert core is not None
+    before = core.read_bytes()
+
+    def full(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    _statement_summary(kb)
+    _write(kb_path, kb)
+    warnings: list[str] = []
+    store = open_store(kb_path, _env(tmp_path), warnings.append)
+    try:
+        rows = store.rows("SELECT data FROM entity WHERE id = ?", [kb["statements"][-1]["id"]])
+    finally:
+        store.close()
+    assert warnings == [
+        f"cache not written ({core.parent}: No space left on device); using an in-memory index"
+    ]
+    assert json.loads(rows[0][0])["summary"] == kb["statements"][-1]["summary"]
+    assert core.read_bytes() == before
+    assert not list(core.parent.glob("*.tmp"))
