@@ -521,7 +521,14 @@ def test_restamp_never_creates_a_cache_file(tmp_path: Path) -> None:
     assert not core.exists()
 
 
-def test_a_rebuilt_core_removes_the_tables_built_for_the_old_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("moved", "left"),
+    [(True, ["sqlite"]), (False, ["fulltext", "sqlite"])],
+    ids=["built", "patched"],
+)
+def test_a_new_core_keeps_no_table_of_the_old_one_but_those_it_patched(
+    tmp_path: Path, moved: bool, left: list[str]
+) -> None:
     cache = tmp_path / "cache"
     kb_path = write_kb(tmp_path)
     store = open_store(kb_path, _env(cache), [].append)
@@ -531,8 +538,15 @@ def test_a_rebuilt_core_removes_the_tables_built_for_the_old_one(tmp_path: Path)
     # A table that an older version built beside the core, and this one no longer does.
     [core] = (cache / "hanoi-cli").glob("index-*-*[0-9].sqlite")
     core.with_name(f"{core.stem}.token.sqlite").write_bytes(b"SQLite format 3\x00")
-    write_kb(tmp_path, _rename("Antonio Other"))  # type: ignore[arg-type]
+
+    def renamed(kb: KBDict) -> None:
+        _rename("Antonio Other")(kb)  # type: ignore[operator]
+        if moved:  # a change a patch cannot follow: the index is built anew
+            kb["people"].reverse()
+
+    write_kb(tmp_path, renamed)
+    # The "Guterres" lookup of a new core needed no table built on first use.
     assert _name(kb_path, cache) == "Antonio Other"
-    # Only the new core is left: its "Guterres" lookup needed no table built on first use.
     names = sorted(path.name.split(".")[1] for path in (cache / "hanoi-cli").iterdir())
-    assert names == ["sqlite"]
+    assert names == left
+    assert cache_info(kb_path, _env(cache)).derived == tuple(left[:-1])

@@ -165,14 +165,6 @@ CONTENT_EDITS = [
 ]
 
 
-def test_patches_one_after_another_give_the_same_index(
-    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *CONTENT_EDITS)
-    assert full_builds == 0
-    assert patched == fresh
-
-
 def test_a_kb_written_again_with_other_whitespace_is_patched_with_no_row_changed(
     kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,11 +186,6 @@ def _person_renamed(kb: KBDict) -> None:
     kb["people"][0]["name"] = "Edited Person Name"
 
 
-def _alias_made_shared(kb: KBDict) -> None:
-    person = next(person for person in kb["people"] if person.get("aliases"))
-    person.setdefault("shared_aliases", []).append(person["aliases"].pop())
-
-
 def _speaker_changed(kb: KBDict) -> None:
     kb["statements"][0]["speaker"] = kb["people"][-1]["id"]
 
@@ -209,8 +196,29 @@ def _evidence_from_another_source(kb: KBDict) -> None:
     entity["evidence"][0]["source"] = other
 
 
-def _entity_appended(kb: KBDict) -> None:
-    statement = dict(kb["statements"][0], id="an-edited-statement")
+def _source_file_changed(kb: KBDict) -> None:
+    kb["sources"][0]["file"] = "edited.txt"
+
+
+def _new_person(kb: KBDict, number: int = 1) -> dict[str, Any]:
+    return dict(
+        kb["people"][0],
+        id=f"edited-person-{number}",
+        name=f"Edited Newcomer {number}",
+        aliases=[],
+        shared_aliases=[],
+    )
+
+
+def _article_added(kb: KBDict) -> None:
+    """What a new article brings: its source, a person, and what they said, each appended."""
+    source = dict(kb["sources"][0], id="edited-source", file="edited-article.txt", title="Edited")
+    evidence = [{"source": "edited-source", "quote": "Edited Newcomer said so"}]
+    person = dict(_new_person(kb), evidence=evidence)
+    statement = dict(kb["statements"][0], id="edited-statement", speaker=person["id"])
+    statement["evidence"] = evidence
+    kb["sources"].append(source)
+    kb["people"].append(person)
     kb["statements"].append(statement)
 
 
@@ -222,36 +230,46 @@ def _entities_swapped(kb: KBDict) -> None:
     kb["statements"][0], kb["statements"][1] = kb["statements"][1], kb["statements"][0]
 
 
-def _source_file_changed(kb: KBDict) -> None:
-    kb["sources"][0]["file"] = "edited.txt"
+def _person_inserted_first(kb: KBDict) -> None:
+    kb["people"].insert(0, _new_person(kb))
 
 
-SHAPE_EDITS = [
+def _id_changed(kb: KBDict) -> None:
+    kb["statements"][-1]["id"] = "an-edited-id"
+
+
+PATCHED_EDITS = [
+    *CONTENT_EDITS,
     _person_renamed,
-    _alias_made_shared,
     _speaker_changed,
     _evidence_from_another_source,
-    _entity_appended,
-    _entity_removed,
-    _entities_swapped,
     _source_file_changed,
+    _article_added,
 ]
+FULL_BUILD_EDITS = [_entity_removed, _entities_swapped, _person_inserted_first, _id_changed]
 
 
 @pytest.mark.parametrize(
     ("edit", "full_builds"),
-    [(edit, 0) for edit in CONTENT_EDITS] + [(edit, 1) for edit in SHAPE_EDITS],
+    [(edit, 0) for edit in PATCHED_EDITS] + [(edit, 1) for edit in FULL_BUILD_EDITS],
     ids=lambda value: value.__name__.strip("_") if callable(value) else str(value),
 )
 def test_an_edit_gives_the_index_a_full_build_gives(
     kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Edit, full_builds: int
 ) -> None:
-    """Patched if it changes only what entities say, else built in full; made on top of an
-    index patched already."""
+    """Patched unless it removes or moves an entity; made on top of an index patched already."""
     patched, fresh, builds = _edited(kb, tmp_path, monkeypatch, _statement_summary, edit)
     assert builds == full_builds
     assert patched == fresh
     assert any(rows for rows in fresh["ranks"])
+
+
+def test_patches_one_after_another_give_the_same_index(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *PATCHED_EDITS)
+    assert full_builds == 0
+    assert patched == fresh
 
 
 def _dangling_event(kb: KBDict) -> None:
@@ -267,9 +285,28 @@ def _alias_taken(kb: KBDict) -> None:
     kb["people"][1]["aliases"].append(kb["people"][0]["name"])
 
 
+def _newcomer_named_like_another(kb: KBDict) -> None:
+    kb["people"].append(dict(_new_person(kb), name=kb["people"][0]["name"]))
+
+
+def _newcomer_with_a_taken_id(kb: KBDict) -> None:
+    kb["people"].append(dict(_new_person(kb), id=kb["people"][0]["id"]))
+
+
+def _source_file_taken(kb: KBDict) -> None:
+    kb["sources"][1]["file"] = kb["sources"][0]["file"]
+
+
 @pytest.mark.parametrize(
     "edit",
-    [_dangling_event, _figure_value_from_a_person, _alias_taken],
+    [
+        _dangling_event,
+        _figure_value_from_a_person,
+        _alias_taken,
+        _newcomer_named_like_another,
+        _newcomer_with_a_taken_id,
+        _source_file_taken,
+    ],
     ids=lambda edit: edit.__name__.strip("_"),
 )
 def test_an_edit_that_breaks_the_kb_gets_the_full_builds_error(

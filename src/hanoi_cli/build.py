@@ -7,8 +7,10 @@ folded name keys that exact and prefix lookups use and the words in them (a surn
 documents made the index four times the KB's size and its build five times slower.
 
 The tables derived from the core (`derived.py`) are built the first time a query needs them.
-After an edit that leaves every entity's shape (`index_shape`) as it was, `patch.py` rewrites
-the changed entities' rows instead of building anew.
+
+Every row belongs to one entity and takes a rowid (or num) from a range of that entity's own,
+in KB order (`numbering`, `entity_names`, `entity_links`): after an edit, `patch.py` replaces
+the rows of the entities that changed, or adds those of new ones, and no other row moves.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from hanoi_cli.checks import KIND_OF_SECTION, Entity, alias_claims, entity_evidence
+from hanoi_cli.checks import KIND_OF_SECTION, Entity, entity_evidence
 from hanoi_cli.models import (
     Country,
     Event,
@@ -64,8 +66,24 @@ CREATE INDEX name_key ON name(kind, key);
 CREATE INDEX name_entity ON name(entity);
 """
 
-NameRow = tuple[str, str, str, str, int]
-"""(kind, key, folded, form, entity num): one way to name an entity, folded for lookups."""
+NameRow = tuple[int, str, str, str, str, int]
+"""(rowid, kind, key, folded, form, entity num): one way to name an entity, folded for lookups."""
+LinkRow = tuple[int, int, str, int]
+"""(rowid, target, role, source): `source` is listed under `role` in `target`'s document."""
+
+SECTION_SPAN = 1 << 28
+"""An entity's num is its section's place (from 1) times this, plus its place in the section
+(from 1): nums follow KB order, and an entity appended to a section takes a num no other
+entity had, so the rows of the others stay as they are (`patch.py`)."""
+NAMES_PER_ENTITY = 1 << 20
+"""The name rows of the entity numbered `num` have rowids from `num * NAMES_PER_ENTITY`."""
+LINKS_PER_ENTITY = 1 << 24
+"""The links an entity makes have rowids from `phase << 56 | num * LINKS_PER_ENTITY` (see
+`_PHASE`), so that rowid order is the order documents list them in."""
+_PHASE = {"organisation": 0, "person": 1, "country": 2, "event": 3, "statement": 4}
+"""The links an entity's own references make are listed by kind in this order, then those of
+the sources every entity cites (`_CITED`)."""
+_CITED = 5
 
 
 class NameTables(NamedTuple):
@@ -79,11 +97,13 @@ class NameTables(NamedTuple):
 
 
 def numbering(kb: KnowledgeBase) -> dict[str, int]:
-    """Each entity's row number, in KB order (sources first): the order answers are listed in."""
+    """Each entity's row number (see `SECTION_SPAN`), in KB order (sources first): the order
+    answers are listed in."""
     num_of: dict[str, int] = {}
-    for section in KIND_OF_SECTION:
-        for entity in getattr(kb, section):
-            num_of[entity.id] = len(num_of) + 1
+    for place, section in enumerate(KIND_OF_SECTION, start=1):
+        first = place * SECTION_SPAN
+        for position, entity in enumerate(getattr(kb, section), start=1):
+            num_of[entity.id] = first + position
     return num_of
 
 
@@ -109,12 +129,17 @@ def fill(
         names()
         raise
     tables = names()
-    connection.executemany("INSERT INTO name VALUES (?, ?, ?, ?, ?)", tables.names)
+    connection.executemany(INSERT_NAME, tables.names)
     connection.executemany("INSERT INTO token VALUES (?, ?, ?)", tables.tokens)
     names_meta = {f"names:{kind}": str(count) for kind, count in tables.counts.items()}
     connection.executemany("INSERT INTO meta VALUES (?, ?)", {**meta, **names_meta}.items())
     connection.executescript(NAME_INDEXES)
     connection.commit()
+
+
+INSERT_ENTITY = "INSERT INTO entity VALUES (?, ?, ?, ?, ?)"
+INSERT_LINK = "INSERT INTO link(rowid, target, role, source) VALUES (?, ?, ?, ?)"
+INSERT_NAME = "INSERT INTO name(rowid, kind, key, folded, form, entity) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def _fill_entities(
@@ -127,38 +152,56 @@ def _fill_entities(
     for statement in kb.statements:
         names[statement.id] = names[statement.speaker]
     connection.executemany(
-        "INSERT INTO entity VALUES (?, ?, ?, ?, ?)",
+        INSERT_ENTITY,
         (
             (num_of[entity.id], entity.id, kind, names[entity.id], entity_json(entity))
             for kind, entities in sections
             for entity in entities
         ),
     )
-    connection.executemany("INSERT INTO link VALUES (?, ?, ?)", _links(kb, num_of))
+    connection.executemany(INSERT_LINK, _links(kb, num_of))
 
 
 def name_tables(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables:
     """The folded name keys of every entity, and the words in them."""
     names: list[NameRow] = []
-    counts: dict[str, int] = {}
     for section, kind in KIND_OF_SECTION.items():
         for entity in getattr(kb, section):
-            num = num_of[entity.id]
-            for form, text in _name_forms(entity):
-                # An id is lower-case words joined by hyphens: its folded form needs no fold.
-                folded = entity.id.replace("-", " ") if form == "id" else fold(text)
-                if folded:
-                    names.append((kind, compact(folded), folded, form, num))
-                    if form != "title":
-                        counts[kind] = counts.get(kind, 0) + 1
-    owners: dict[tuple[str, str], dict[int, None]] = {}
-    for kind, _, folded, _, num in names:
-        for token in folded.split():
-            owners.setdefault((kind, token), {})[num] = None
+            names += entity_names(kind, entity, num_of[entity.id])
+    counts: dict[str, int] = {}
+    for _, kind, _, _, form, _ in names:
+        if form != "title":
+            counts[kind] = counts.get(kind, 0) + 1
     tokens = [
-        (kind, token, ",".join(map(str, nums))) for (kind, token), nums in sorted(owners.items())
+        (kind, token, ",".join(map(str, nums)))
+        for (kind, token), nums in sorted(token_owners(names).items())
     ]
     return NameTables(names, tokens, counts)
+
+
+def entity_names(kind: str, entity: Entity, num: int) -> list[NameRow]:
+    """The name rows of one entity, numbered `num`."""
+    rows: list[NameRow] = []
+    for form, text in _name_forms(entity):
+        # An id is lower-case words joined by hyphens: its folded form needs no fold.
+        folded = entity.id.replace("-", " ") if form == "id" else fold(text)
+        if folded:
+            rowid = num * NAMES_PER_ENTITY + len(rows)
+            rows.append((rowid, kind, compact(folded), folded, form, num))
+    return rows
+
+
+def token_owners(names: list[NameRow]) -> dict[tuple[str, str], dict[int, None]]:
+    """(kind, word) -> the nums of the entities that have a name with that word, in the
+    order of `names`."""
+    owners: dict[tuple[str, str], dict[int, None]] = {}
+    for _, kind, _, folded, _, num in names:
+        for token in folded.split():
+            owners.setdefault((kind, token), {})[num] = None
+    return owners
+
+
+SECTION_OF_KIND = {kind: section for section, kind in KIND_OF_SECTION.items()}
 
 
 def entity_json(entity: Entity) -> bytes:
@@ -173,23 +216,6 @@ def row_name(entity: Entity, speaker: Entity | None = None) -> str:
     return _own_name(entity)
 
 
-def index_shape(entity: Entity, num_of: dict[str, int]) -> tuple[object, ...]:
-    """What the index and the KB's checks take from `entity` beyond its own row: its links,
-    its name forms (the name, token and trigram rows), the name keys the alias check counts,
-    and a source's file. An entity may change without touching another row of the index, or
-    the result of a check, as long as its shape stays the same (`patch.py`).
-
-    Raises KeyError for a reference to no entity of `num_of`.
-    """
-    return (
-        tuple(_own_links(entity, num_of)),
-        tuple(_cited_links(entity, num_of)),
-        tuple(_name_forms(entity)),
-        tuple(alias_claims(entity).items()),
-        entity.file if isinstance(entity, Source) else None,
-    )
-
-
 def _own_name(entity: Entity) -> str:
     if isinstance(entity, Figure):
         return entity.label
@@ -200,54 +226,86 @@ def _own_name(entity: Entity) -> str:
     return entity.name
 
 
-def _links(kb: KnowledgeBase, num_of: dict[str, int]) -> Iterator[tuple[int, str, int]]:
-    """(target, role, source) rows; a document lists each role's sources in this order."""
-    for section in ("organisations", "people", "countries", "events", "statements"):
-        for entity in getattr(kb, section):
-            yield from _own_links(entity, num_of)
+def _links(kb: KnowledgeBase, num_of: dict[str, int]) -> Iterator[LinkRow]:
+    """Every link row, in rowid order: a document lists each role's sources in this order."""
+    for kind, phase in _PHASE.items():
+        for entity in getattr(kb, SECTION_OF_KIND[kind]):
+            yield from _own_links(entity, num_of, _first_link(phase, num_of[entity.id]))
     for section in KIND_OF_SECTION:
         if section != "sources":
             for entity in getattr(kb, section):
-                yield from _cited_links(entity, num_of)
+                yield from _cited_links(entity, num_of, _first_link(_CITED, num_of[entity.id]))
 
 
-def _own_links(entity: Entity, num_of: dict[str, int]) -> Iterator[tuple[int, str, int]]:
-    """The links `entity`'s own references make, but for the sources it cites."""
+def entity_links(kind: str, entity: Entity, num_of: dict[str, int]) -> list[LinkRow]:
+    """The link rows one entity makes. Raises KeyError for a reference to no entity."""
+    num = num_of[entity.id]
+    rows: list[LinkRow] = []
+    if kind in _PHASE:
+        rows += _own_links(entity, num_of, _first_link(_PHASE[kind], num))
+    rows += _cited_links(entity, num_of, _first_link(_CITED, num))
+    return rows
+
+
+def link_rowids(num: int) -> list[tuple[int, int]]:
+    """The ranges (start, stop) of rowids the links of the entity numbered `num` may take."""
+    return [
+        (_first_link(phase, num), _first_link(phase, num) + LINKS_PER_ENTITY)
+        for phase in (*_PHASE.values(), _CITED)
+    ]
+
+
+def _first_link(phase: int, num: int) -> int:
+    return phase << 56 | num * LINKS_PER_ENTITY
+
+
+def _own_links(entity: Entity, num_of: dict[str, int], rowid: int) -> Iterator[LinkRow]:
+    """The links `entity`'s own references make (but for the sources it cites), numbered from
+    `rowid`. The count is kept by hand: a generator over these took 0.2 s at 100,000 people."""
     if isinstance(entity, Organisation):
         at = num_of[entity.id]
         for person_id in entity.people:
-            yield at, PEOPLE, num_of[person_id]
-            yield num_of[person_id], ORGANISATIONS, at
+            yield rowid, at, PEOPLE, num_of[person_id]
+            yield rowid + 1, num_of[person_id], ORGANISATIONS, at
+            rowid += 2
         if entity.country:
-            yield num_of[entity.country], ORGANISATIONS, at
+            yield rowid, num_of[entity.country], ORGANISATIONS, at
+            rowid += 1
         if entity.parent:
-            yield num_of[entity.parent], CHILDREN, at
+            yield rowid, num_of[entity.parent], CHILDREN, at
     elif isinstance(entity, Person):
         at = num_of[entity.id]
         if entity.country:
-            yield num_of[entity.country], PEOPLE, at
+            yield rowid, num_of[entity.country], PEOPLE, at
+            rowid += 1
         for title in entity.titles:
             if title.organisation:
-                yield num_of[title.organisation], PEOPLE, at
-                yield at, ORGANISATIONS, num_of[title.organisation]
+                yield rowid, num_of[title.organisation], PEOPLE, at
+                yield rowid + 1, at, ORGANISATIONS, num_of[title.organisation]
+                rowid += 2
             if title.country:
-                yield num_of[title.country], PEOPLE, at
+                yield rowid, num_of[title.country], PEOPLE, at
+                rowid += 1
     elif isinstance(entity, Country):
         for person_id in entity.representatives:
-            yield num_of[entity.id], PEOPLE, num_of[person_id]
+            yield rowid, num_of[entity.id], PEOPLE, num_of[person_id]
+            rowid += 1
     elif isinstance(entity, Event):
         for participant in entity.participants:
-            yield num_of[participant], ATTENDED, num_of[entity.id]
+            yield rowid, num_of[participant], ATTENDED, num_of[entity.id]
+            rowid += 1
     elif isinstance(entity, Statement):
-        yield num_of[entity.speaker], SAID, num_of[entity.id]
+        yield rowid, num_of[entity.speaker], SAID, num_of[entity.id]
         if entity.event:
-            yield num_of[entity.event], HEARD, num_of[entity.id]
+            yield rowid + 1, num_of[entity.event], HEARD, num_of[entity.id]
 
 
-def _cited_links(entity: Entity, num_of: dict[str, int]) -> Iterator[tuple[int, str, int]]:
+def _cited_links(entity: Entity, num_of: dict[str, int], rowid: int) -> Iterator[LinkRow]:
     if not isinstance(entity, Source):
+        at = num_of[entity.id]
         for source_id in dict.fromkeys(item.source for item in entity_evidence(entity)):
-            yield num_of[source_id], CITED_BY, num_of[entity.id]
+            yield rowid, num_of[source_id], CITED_BY, at
+            rowid += 1
 
 
 def _name_forms(entity: Entity) -> Iterator[tuple[str, str]]:

@@ -27,11 +27,15 @@ DERIVED_SCHEMA = {
 }
 """The tables built on first use, each from the core alone."""
 
-_COLUMNS = {"gram": "folded, kind, entity", "fulltext": "rowid, text, kind, entity, field"}
+_COLUMNS = {
+    "gram": "rowid, folded, kind, entity",
+    "fulltext": "rowid, text, kind, entity, field",
+}
 
-ROWS_PER_ENTITY = 1 << 32
-"""An entity's full-text rows are numbered from its num times this: a full-text table stays in
-KB order, and an entity's rows can be replaced in place (`patch.py`)."""
+ROWS_PER_ENTITY = 1 << 24
+"""An entity's full-text rows are numbered from its num times this (its trigram rows take the
+rowids of its name rows): each table stays in KB order, and an entity's rows can be replaced in
+place (`patch.py`)."""
 
 _GROUPED_DIGITS = re.compile(r"(\d),(\d{3})")
 
@@ -43,7 +47,7 @@ def derived_rows(table: str, core: sqlite3.Connection) -> DerivedRows:
     """The rows of derived `table`, read from the `core` tables."""
     if table == "gram":
         return core.execute(
-            "SELECT folded, kind, entity FROM name WHERE form != 'title' ORDER BY rowid"
+            "SELECT rowid, folded, kind, entity FROM name WHERE form != 'title' ORDER BY rowid"
         ).fetchall()
     if table == "fulltext":
         return list(_fulltext_rows(core))

@@ -600,6 +600,7 @@ def _patched(
         _write_atomically(cache_file, fill_core, copy_of=cache_file)
     except (_NotFilled, OSError, sqlite3.Error):
         return False
+    patched: list[str] = []
     for table in DERIVED_SCHEMA:
 
         def fill_derived(connection: sqlite3.Connection, table: str = table) -> None:
@@ -610,12 +611,11 @@ def _patched(
             connection.execute("UPDATE meta SET value = ? WHERE key = 'core'", (meta["build_id"],))
 
         derived = _derived_file(cache_file, table)
-        try:
+        # Not cached, or for another core: built again on first use.
+        with contextlib.suppress(_NotFilled, OSError, sqlite3.Error):
             _write_atomically(derived, fill_derived, copy_of=derived)
-        except (_NotFilled, OSError, sqlite3.Error):
-            # Not cached, or for another core: built again on first use.
-            with contextlib.suppress(OSError):
-                derived.unlink()
+            patched.append(table)
+    _remove_derived(cache_file, keep=patched)
     return True
 
 
@@ -630,15 +630,23 @@ def _checked_names(kb: KnowledgeBase, num_of: dict[str, int]) -> NameTables | tu
 def _build_file(
     fill_core: Callable[[sqlite3.Connection], None], cache_file: Path
 ) -> sqlite3.Connection:
+    _write_atomically(cache_file, fill_core)
+    # The derived tables beside it belong to the index just replaced: never used again.
+    _remove_derived(cache_file)
+    return _connect_read_only(cache_file)
+
+
+def _remove_derived(cache_file: Path, keep: Iterable[str] = ()) -> None:
+    """Removes the derived tables cached beside `cache_file`, but those named in `keep`; and
+    so the tables an older version built that this one does not (`.token.sqlite` before
+    format 3)."""
     from glob import escape
 
-    _write_atomically(cache_file, fill_core)
-    # The derived tables beside it belong to the index just replaced: never used again. So do
-    # tables an older version built that this one does not (`.token.sqlite` before format 3).
+    kept = {_derived_file(cache_file, table) for table in keep}
     for derived in cache_file.parent.glob(f"{escape(cache_file.stem)}.*.sqlite"):
-        with contextlib.suppress(OSError):
-            derived.unlink()
-    return _connect_read_only(cache_file)
+        if derived not in kept:
+            with contextlib.suppress(OSError):
+                derived.unlink()
 
 
 def _write_atomically(
