@@ -552,3 +552,47 @@ def test_two_processes_rebuilding_at_once(big_kb: Path, tmp_path: Path) -> None:
             assert json.loads(stdout)["name"] == "Person Number 7"
     caches = list((tmp_path / "cache" / "hanoi-cli").iterdir())
     assert len(caches) == 1 and caches[0].suffix == ".sqlite"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopped_while_it_patches_the_index_leaves_the_old_one_whole(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    kb = _big_kb(tmp_path, 40_000)
+    env = process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+    def who(name: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "who", name, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+
+    assert who("Person Number 7").wait(timeout=120) == 0
+    [core] = (tmp_path / "cache").rglob("index-*.sqlite")
+    before = _rows_and_build(core)
+    kb.write_text(kb.read_text().replace('"Person Number 7"', '"Person Number 7 Edited"'))
+    process = who("Person Number 7 Edited")
+    deadline = time.monotonic() + 60
+    while not list(core.parent.glob("*.tmp")) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    if process.poll() is not None:
+        pytest.skip("the patch was done before its temporary file was seen")
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == (130 if stop == signal.SIGINT else -signal.SIGTERM), stderr
+    assert list(core.parent.glob("*.tmp")) == []
+    assert _rows_and_build(core) == before
+    stdout, stderr = who("Person Number 7 Edited").communicate(timeout=120)
+    assert json.loads(stdout)["name"] == "Person Number 7 Edited", stderr
+
+
+def _rows_and_build(core: Path) -> tuple[object, ...]:
+    with sqlite3.connect(f"{core.as_uri()}?mode=ro", uri=True) as connection:
+        return (
+            connection.execute("PRAGMA integrity_check").fetchall(),
+            connection.execute("SELECT value FROM meta WHERE key = 'build_id'").fetchall(),
+            connection.execute("SELECT count(*) FROM entity").fetchall(),
+        )
