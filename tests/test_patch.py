@@ -477,3 +477,35 @@ def test_a_cache_that_cannot_be_written_is_neither_patched_nor_required(
     assert json.loads(rows[0][0])["summary"] == kb["statements"][-1]["summary"]
     assert core.read_bytes() == before
     assert not list(core.parent.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE meta SET value = 'x' WHERE key = 'names:person'",
+        "DELETE FROM meta WHERE key = 'names:person'",
+        "UPDATE token SET entities = 'x'",
+    ],
+    ids=["count-not-a-number", "count-missing", "token-not-numbers"],
+)
+def test_an_old_index_that_does_not_read_right_is_built_in_full(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    kb_path = _write(tmp_path / "kb.json", kb)
+    _open_all(kb_path, tmp_path / "kept")
+    core = index.cache_file_for(kb_path, _env(tmp_path / "kept"))
+    assert core is not None
+    with sqlite3.connect(core) as connection:
+        connection.execute(damage)
+    connection.close()
+    builds = _count_full_builds(monkeypatch)
+    # An edit that reads what the damage broke: every person's name and its words.
+    for person in kb["people"]:
+        person["name"] += " Edited"
+        for evidence in person["evidence"]:
+            evidence["quote"] += " edited"
+    _write(kb_path, kb)
+    _open_all(kb_path, tmp_path / "kept")
+    assert builds == [1]
+    _open_all(kb_path, tmp_path / "fresh")
+    assert _contents(kb_path, tmp_path / "kept") == _contents(kb_path, tmp_path / "fresh")

@@ -598,9 +598,10 @@ def _patched(
             apply_to_core(connection, patch, meta)
 
         _write_atomically(cache_file, fill_core, copy_of=cache_file)
-    except (_NotFilled, OSError, sqlite3.Error):
+    except (_NotFilled, OSError, sqlite3.Error, ValueError, KeyError, TypeError):
+        # Not written, or an old index whose rows do not read as this code wrote them
+        # (damaged, or foreign): a full build replaces it.
         return False
-    patched: list[str] = []
     for table in DERIVED_SCHEMA:
 
         def fill_derived(connection: sqlite3.Connection, table: str = table) -> None:
@@ -610,12 +611,12 @@ def _patched(
             apply_to_derived(table, connection, patch)
             connection.execute("UPDATE meta SET value = ? WHERE key = 'core'", (meta["build_id"],))
 
+        # Not cached, or for another core: built again on first use. A file left for another
+        # core is not removed: a reader of the new one may have just built it afresh.
         derived = _derived_file(cache_file, table)
-        # Not cached, or for another core: built again on first use.
-        with contextlib.suppress(_NotFilled, OSError, sqlite3.Error):
+        with contextlib.suppress(_NotFilled, OSError, sqlite3.Error, ValueError):
             _write_atomically(derived, fill_derived, copy_of=derived)
-            patched.append(table)
-    _remove_derived(cache_file, keep=patched)
+    _remove_derived(cache_file, keep=DERIVED_SCHEMA)
     return True
 
 
