@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hanoi_cli import build, index
-from hanoi_cli.derived import DERIVED_SCHEMA
+from hanoi_cli.checks import SECTIONS
+from hanoi_cli.derived import DERIVED_SCHEMA, ROWS_PER_ENTITY
 from hanoi_cli.errors import HanoiError, KBInvalidError
 from hanoi_cli.index import open_store
 from tests.conftest import REPO_KB, fail_on_warning
@@ -47,32 +48,59 @@ def _open_all(kb_path: Path, cache_home: Path) -> None:
 
 
 def _contents(kb_path: Path, cache_home: Path) -> dict[str, Any]:
-    """Every row (with its rowid) of the core and derived tables, and what searches rank."""
+    """Every row of the core and derived tables, in rowid order, and what searches rank, with
+    each entity's num replaced by its id: a patch keeps the nums it finds, where a full build
+    numbers entities afresh. Asserts that each row's rowid lies in its entity's range."""
     core = index.cache_file_for(kb_path, _env(cache_home))
     assert core is not None
     found: dict[str, Any] = {}
     with sqlite3.connect(core) as connection:
-        for table in ("entity", "link", "name"):
-            found[table] = connection.execute(f"SELECT rowid, * FROM {table}").fetchall()
-        found["token"] = connection.execute("SELECT * FROM token").fetchall()
+        id_of: dict[int, str] = dict(connection.execute("SELECT num, id FROM entity"))
+        found["entity"] = connection.execute(
+            "SELECT id, kind, name, data FROM entity ORDER BY num"
+        ).fetchall()
+        found["link"] = []
+        for rowid, target, role, source in connection.execute(
+            "SELECT rowid, * FROM link ORDER BY rowid"
+        ):
+            assert build.generator_of_link(rowid) in (target, source)
+            found["link"].append((id_of[target], role, id_of[source]))
+        found["name"] = []
+        for rowid, *name, entity in connection.execute("SELECT rowid, * FROM name ORDER BY rowid"):
+            assert rowid // build.NAMES_PER_ENTITY == entity
+            found["name"].append((*name, id_of[entity]))
+        found["token"] = [
+            (kind, token, [id_of[int(num)] for num in nums.split(",")])
+            for kind, token, nums in connection.execute("SELECT * FROM token")
+        ]
         found["meta"] = [  # read as a dict: in no particular order
             row
             for row in connection.execute("SELECT * FROM meta ORDER BY key")
             if row[0] not in _PER_BUILD
         ]
         build_id = dict(connection.execute("SELECT * FROM meta"))["build_id"]
+    span = {"gram": build.NAMES_PER_ENTITY, "fulltext": ROWS_PER_ENTITY}
     for table in DERIVED_SCHEMA:
         with sqlite3.connect(index._derived_file(core, table)) as connection:
             assert connection.execute("SELECT value FROM meta").fetchone() == (build_id,)
-            found[table] = connection.execute(f"SELECT rowid, * FROM {table}").fetchall()
+            found[table] = []
+            for rowid, *row in connection.execute(f"SELECT rowid, * FROM {table} ORDER BY rowid"):
+                entity = row[2]
+                assert rowid // span[table] == entity
+                row[2] = id_of[entity]
+                found[table].append(row)
             # FTS5's own check of its index against its rows: raises if they disagree.
             connection.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
             if table == "fulltext":
                 found["ranks"] = [
-                    connection.execute(
-                        "SELECT rowid, rank FROM fulltext WHERE fulltext MATCH ? ORDER BY rank",
-                        (json.dumps(word),),
-                    ).fetchall()
+                    [
+                        (id_of[entity], field, rank)
+                        for entity, field, rank in connection.execute(
+                            "SELECT entity, field, rank FROM fulltext WHERE fulltext MATCH ? "
+                            "ORDER BY rank, rowid",
+                            (json.dumps(word),),
+                        )
+                    ]
                     for word in _SEARCHES
                 ]
     return found
@@ -226,16 +254,37 @@ def _entity_removed(kb: KBDict) -> None:
     del kb["statements"][-1]
 
 
-def _entities_swapped(kb: KBDict) -> None:
-    kb["statements"][0], kb["statements"][1] = kb["statements"][1], kb["statements"][0]
+def _first_statement_removed(kb: KBDict) -> None:
+    del kb["statements"][0]
 
 
 def _person_inserted_first(kb: KBDict) -> None:
-    kb["people"].insert(0, _new_person(kb))
+    kb["people"].insert(0, _new_person(kb, 5))
+
+
+def _people_inserted_between(kb: KBDict) -> None:
+    kb["people"][1:1] = [_new_person(kb, number) for number in (2, 3, 4)]
 
 
 def _id_changed(kb: KBDict) -> None:
     kb["statements"][-1]["id"] = "an-edited-id"
+
+
+def _name_handed_over(kb: KBDict) -> None:
+    """The name of a person removed (the one `_person_inserted_first` added) goes to another:
+    never claimed twice."""
+    gone = kb["people"].pop(0)
+    assert gone["id"].startswith("edited-person")
+    kb["people"][-1]["name"] = gone["name"]
+
+
+def _entities_swapped(kb: KBDict) -> None:
+    kb["statements"][0], kb["statements"][1] = kb["statements"][1], kb["statements"][0]
+
+
+def _no_room_left(kb: KBDict) -> None:
+    # More entities than there are nums between two that a full build gave.
+    kb["people"][0:0] = [_new_person(kb, number) for number in range(build.NUM_GAP)]
 
 
 PATCHED_EDITS = [
@@ -245,8 +294,13 @@ PATCHED_EDITS = [
     _evidence_from_another_source,
     _source_file_changed,
     _article_added,
+    _entity_removed,
+    _first_statement_removed,
+    _person_inserted_first,
+    _people_inserted_between,
+    _id_changed,
 ]
-FULL_BUILD_EDITS = [_entity_removed, _entities_swapped, _person_inserted_first, _id_changed]
+FULL_BUILD_EDITS = [_entities_swapped, _no_room_left]
 
 
 @pytest.mark.parametrize(
@@ -257,17 +311,27 @@ FULL_BUILD_EDITS = [_entity_removed, _entities_swapped, _person_inserted_first, 
 def test_an_edit_gives_the_index_a_full_build_gives(
     kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Edit, full_builds: int
 ) -> None:
-    """Patched unless it removes or moves an entity; made on top of an index patched already."""
+    """Patched unless it moves an entity; made on top of an index patched already."""
     patched, fresh, builds = _edited(kb, tmp_path, monkeypatch, _statement_summary, edit)
     assert builds == full_builds
     assert patched == fresh
     assert any(rows for rows in fresh["ranks"])
 
 
+def test_a_name_taken_from_a_removed_entity_is_patched(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edits = (_person_inserted_first, _name_handed_over)
+    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *edits)
+    assert full_builds == 0
+    assert patched == fresh
+
+
 def test_patches_one_after_another_give_the_same_index(
     kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *PATCHED_EDITS)
+    edits = (*PATCHED_EDITS, _name_handed_over)
+    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *edits)
     assert full_builds == 0
     assert patched == fresh
 
@@ -384,7 +448,10 @@ def _string_leaves(node: object, path: tuple[str | int, ...] = ()) -> Iterator[t
 
 
 _REAL_KB: KBDict = json.loads(REPO_KB.read_text(encoding="utf-8"))
-_LEAVES = [path for path in _string_leaves(_REAL_KB) if path[0] != "schema_version"]
+# Not the fields of a fixed form (a kind, a date, a file name): most edits there are
+# rejected before any index is opened.
+_FIXED = {"kind", "precision", "role", "comparator", "file", "language", "url", "value"}
+_LEAVES = [path for path in _string_leaves(_REAL_KB) if path[-1] not in _FIXED]
 
 
 @pytest.fixture(scope="module")
@@ -404,8 +471,22 @@ def _outcome(kb_path: Path, cache_home: Path) -> object:
     return _contents(kb_path, cache_home)
 
 
+_SECTIONS = [section for section in SECTIONS if _REAL_KB[section]]
+
+
+def _move(kb: KBDict, how: str, section: str, at: int, to: int, *, number: int) -> None:
+    """Removes, copies (under a new id) or moves the entity at `at` of `section`."""
+    entities = kb[section]
+    at %= len(entities)
+    if how == "remove":
+        del entities[at]
+        return
+    entity = entities.pop(at) if how == "move" else dict(entities[at], id=f"copy-{number}")
+    entities.insert(to % (len(entities) + 1), entity)
+
+
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     edits=st.lists(
@@ -413,20 +494,30 @@ def _outcome(kb_path: Path, cache_home: Path) -> object:
             st.sampled_from(_LEAVES),
             st.booleans(),
             st.sampled_from(
-                ["", "Guterres", "x", " 2,500 edited", "Lương Tam Quang", "vna-praise"]
+                ["", "Guterres", "x", " 2,500 edited", "Lương Tam Quang", "vna-praise", "un"]
             ),
         ),
-        min_size=1,
         max_size=3,
-    )
+    ),
+    moves=st.lists(
+        st.tuples(
+            st.sampled_from(["remove", "copy", "move"]),
+            st.sampled_from(_SECTIONS),
+            st.integers(0, 99),
+            st.integers(0, 99),
+        ),
+        max_size=2,
+    ),
 )
-def test_any_edit_of_any_text_gives_what_a_full_build_gives(
+def test_any_edit_gives_what_a_full_build_gives(
     indexed_real_kb: tuple[Path, Path],
     tmp_path_factory: pytest.TempPathFactory,
     edits: list[tuple[tuple[Any, ...], bool, str]],
+    moves: list[tuple[str, str, int, int]],
 ) -> None:
-    """Any text of the KB replaced by, or extended with, a name, an id, a number or nothing:
-    patched or built in full, the index (or the error) is the one a full build gives."""
+    """Any text of the KB replaced by, or extended with, a name, an id, a number or nothing,
+    and entities removed, copied or moved: patched or built in full, the index (or the error)
+    is the one a full build gives."""
     kb_path, base = indexed_real_kb
     kb = json.loads(json.dumps(_REAL_KB))
     for path, extend, text in edits:
@@ -435,6 +526,8 @@ def test_any_edit_of_any_text_gives_what_a_full_build_gives(
         for key in parents:
             node = node[key]
         node[leaf] = node[leaf] + text if extend else text
+    for number, (how, section, at, to) in enumerate(moves):
+        _move(kb, how, section, at, to, number=number)
     work = tmp_path_factory.mktemp("edit")
     shutil.copytree(base, work / "kept")
     original = kb_path.read_bytes()

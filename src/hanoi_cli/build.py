@@ -71,13 +71,16 @@ NameRow = tuple[int, str, str, str, str, int]
 LinkRow = tuple[int, int, str, int]
 """(rowid, target, role, source): `source` is listed under `role` in `target`'s document."""
 
-SECTION_SPAN = 1 << 28
-"""An entity's num is its section's place (from 1) times this, plus its place in the section
-(from 1): nums follow KB order, and an entity appended to a section takes a num no other
-entity had, so the rows of the others stay as they are (`patch.py`)."""
+SECTION_SPAN = 1 << 32
+"""The nums of a section's entities lie between its place (from 1) times this and the next
+place's: a full build numbers them `NUM_GAP` apart, in KB order (`numbering`). A patch keeps
+every other entity's num and gives an added entity one between its neighbours' (`patch.py`)."""
+NUM_GAP = 1 << 6
+"""How far apart a full build numbers a section's entities: room for six entities inserted
+one after the other at the same place before a full build is needed."""
 NAMES_PER_ENTITY = 1 << 20
 """The name rows of the entity numbered `num` have rowids from `num * NAMES_PER_ENTITY`."""
-LINKS_PER_ENTITY = 1 << 24
+LINKS_PER_ENTITY = 1 << 20
 """The links an entity makes have rowids from `phase << 56 | num * LINKS_PER_ENTITY` (see
 `_PHASE`), so that rowid order is the order documents list them in."""
 _PHASE = {"organisation": 0, "person": 1, "country": 2, "event": 3, "statement": 4}
@@ -103,8 +106,13 @@ def numbering(kb: KnowledgeBase) -> dict[str, int]:
     for place, section in enumerate(KIND_OF_SECTION, start=1):
         first = place * SECTION_SPAN
         for position, entity in enumerate(getattr(kb, section), start=1):
-            num_of[entity.id] = first + position
+            num_of[entity.id] = first + position * NUM_GAP
     return num_of
+
+
+def generator_of_link(rowid: int) -> int:
+    """The num of the entity that made the link with this rowid (see `LINKS_PER_ENTITY`)."""
+    return (rowid & ((1 << 56) - 1)) // LINKS_PER_ENTITY
 
 
 def fill(

@@ -531,13 +531,13 @@ def _build_now(
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(built_ns / 1e9)),
         **_stat_key(stat),
     }
-    num_of = numbering(kb)
     big = len(raw) >= PARALLEL_BYTES
     del raw
-    if cache_file is not None and _patched(cache_file, kb, num_of, meta):
+    if cache_file is not None and _patched(cache_file, kb, meta):
         if keep:
-            _KEPT.append((kb, num_of))
+            _KEPT.append(kb)
         return _connect_read_only(cache_file)
+    num_of = numbering(kb)
     work = partial(_checked_names, kb, num_of)
     # A big KB's checks and name keys are built by a second process meanwhile: at 100,000
     # people they are half the build. Forking a small KB costs more than it saves.
@@ -573,9 +573,7 @@ Measured builds: even at 0.7 MiB the fork costs no more than it saves; at 2 MiB 
 at 7 MiB 25%."""
 
 
-def _patched(
-    cache_file: Path, kb: KnowledgeBase, num_of: dict[str, int], meta: dict[str, str]
-) -> bool:
+def _patched(cache_file: Path, kb: KnowledgeBase, meta: dict[str, str]) -> bool:
     """Brings the cached index of an earlier version of this KB up to date by rewriting the
     rows of the entities that changed (`patch.py`) in a copy renamed into place, and so the
     derived tables cached with it. False if only a full build can: none is cached, it is of
@@ -587,7 +585,7 @@ def _patched(
     try:
         with contextlib.closing(_connect_read_only(cache_file)) as old:
             old_meta = _read_meta(old)
-            patch = plan(old, kb, num_of) if _same_build(old_meta, meta["kb_path"]) else None
+            patch = plan(old, kb) if _same_build(old_meta, meta["kb_path"]) else None
         if patch is None:
             return False
 

@@ -1,20 +1,24 @@
 """Brings a cached index up to date with an edited KB by rewriting the rows that changed.
 
-An edit to a KB usually changes a few entities or adds some at the end of their sections (a
-new article: its source, people, statements): a full rebuild of a 100,000-person index takes
-~6 s, rewriting the changed entities' rows in a copy of the old index well under one. Every
-row of the index belongs to one entity and is numbered from that entity's num (`build.py`,
-`derived.py`), and an entity's num is its place in its section, so an entity's rows can be
-replaced without moving any other's. `plan` decides whether a patch gives exactly what a
-full build would, table by table, and if so what to write:
+An edit to a KB usually changes a few entities, adds some (a new article: its source, people,
+statements) or removes some: a full rebuild of a 100,000-person index takes ~6 s, rewriting
+the changed entities' rows in a copy of the old index well under one. Every row of the index
+belongs to one entity and is numbered from that entity's num (`build.py`, `derived.py`), and
+nums only need to follow KB order, so an entity's rows can be replaced, removed or added
+without moving any other's. `plan` decides whether a patch gives what a full build would, and
+if so what to write. What it gives is a full build's index but for the nums themselves: the
+same rows in the same order, each naming the same entities (a full build numbers entities
+`NUM_GAP` apart; a patch keeps the nums it finds and gives an added entity one between its
+neighbours').
 
-- every entity of the indexed KB is still in its place, with the same id: entities may be
-  added at the end of a section, not removed or moved (which changes other entities' nums);
-- the edited KB passes the checks a full build makes, looked at where an edit can break them:
-  no duplicate id, the rewritten entities' references name entities of the right kinds, no
-  two sources share a file, and no name or alias a rewritten entity claims is claimed by
-  another entity of its kind unless all but one of them mark it as shared;
-- a rewritten person's or organisation's name is also the `name` of their statements' rows:
+- Entities may be changed, added anywhere, or removed; the entities kept stay in the same
+  order, each in its section (a move, or no room left between two nums, needs a full build).
+- The edited KB passes the checks a full build makes, looked at where an edit can break them:
+  no duplicate id; the rewritten entities' references name entities of the right kinds, and
+  no entity kept refers to one removed; no two sources share a file; no name or alias a
+  rewritten entity claims is claimed by another entity of its kind unless all but one of
+  them mark it as shared.
+- A rewritten person's or organisation's name is also the `name` of their statements' rows:
   those are rewritten with it.
 
 Anything else (or an old index that cannot be read) gets no plan: the caller builds in full,
@@ -31,12 +35,15 @@ from typing import Any, NamedTuple
 
 from hanoi_cli.build import (
     NAMES_PER_ENTITY,
+    NUM_GAP,
     SECTION_OF_KIND,
+    SECTION_SPAN,
     LinkRow,
     NameRow,
     entity_json,
     entity_links,
     entity_names,
+    generator_of_link,
     link_rowids,
     row_name,
     token_owners,
@@ -52,6 +59,8 @@ EntityRow = tuple[int, str, str, str, bytes]
 class Plan(NamedTuple):
     entities: list[EntityRow]
     """The rows of the entities to rewrite (changed, added, or named after a renamed speaker)."""
+    removed: list[int]
+    """The nums of the entities no longer in the KB."""
     links: list[LinkRow]
     names: list[NameRow]
     tokens: list[tuple[str, str, str | None]]
@@ -59,26 +68,36 @@ class Plan(NamedTuple):
     counts: dict[str, int] | None
     """How many names (not titles) each kind has; None if unchanged."""
 
-    def nums(self) -> list[int]:
-        return [num for num, *_ in self.entities]
+    def cleared(self) -> list[int]:
+        """The nums whose rows go: the removed entities' and the rewritten ones'."""
+        return [*self.removed, *(num for num, *_ in self.entities)]
 
 
-def plan(old: sqlite3.Connection, kb: KnowledgeBase, num_of: dict[str, int]) -> Plan | None:
+def plan(old: sqlite3.Connection, kb: KnowledgeBase) -> Plan | None:
     """What turns the index `old` (of this code's format) into the index of `kb`, or None if
     only a full build can (see the module's docstring)."""
-    entities: list[tuple[str, Entity]] = [
+    indexed = {
+        entity_id: (num, kind, name, data)
+        for num, entity_id, kind, name, data in old.execute(
+            "SELECT num, id, kind, name, data FROM entity"
+        )
+    }
+    num_of = _numbering(kb, indexed)
+    if num_of is None:
+        return None
+    entities = [
         (kind, entity)
         for section, kind in KIND_OF_SECTION.items()
         for entity in getattr(kb, section)
     ]
-    if len(num_of) != len(entities):
-        return None  # a duplicate id
-    rewritten = _rewritten(old, kb, entities, num_of)
+    removed = [num for entity_id, (num, *_) in indexed.items() if entity_id not in num_of]
+    rewritten = _rewritten(kb, entities, num_of, indexed)
     if rewritten is None:
         return None
-    if not rewritten:
-        return Plan([], [], [], [], None)
-    if not _still_valid(old, kb, rewritten, {entity.id: kind for kind, entity in entities}):
+    if not rewritten and not removed:
+        return Plan([], [], [], [], [], None)
+    kind_of_id = {entity.id: kind for kind, entity in entities}
+    if not _still_valid(old, kb, rewritten, removed, kind_of_id):
         return None
     try:
         links = [
@@ -97,7 +116,48 @@ def plan(old: sqlite3.Connection, kb: KnowledgeBase, num_of: dict[str, int]) -> 
         (num, entity.id, kind, name, entity_json(entity))
         for num, (name, kind, entity) in rewritten.items()
     ]
-    return Plan(rows, links, names, *_name_changes(old, rewritten, names))
+    gone = {*removed, *rewritten}
+    return Plan(rows, removed, links, names, *_name_changes(old, gone, names))
+
+
+Indexed = dict[str, tuple[int, str, str, bytes]]
+"""id -> (num, kind, name, data): the entity rows of the old index."""
+
+
+def _numbering(kb: KnowledgeBase, indexed: Indexed) -> dict[str, int] | None:
+    """Each entity's num: the one it has in the index, or, for an entity not indexed, one
+    between its neighbours'. None if an indexed entity has moved (out of order, or to another
+    section), if there is no room, or if an id is used twice."""
+    num_of: dict[str, int] = {}
+    for place, (section, kind) in enumerate(KIND_OF_SECTION.items(), start=1):
+        before = place * SECTION_SPAN  # no entity takes this num: the section starts above it
+        waiting: list[str] = []  # added entities, numbered once the next kept num is known
+        for entity in getattr(kb, section):
+            found = indexed.get(entity.id)
+            if found is None:
+                waiting.append(entity.id)
+                continue
+            num, old_kind, _, _ = found
+            if old_kind != kind or num <= before or not _spread(waiting, before, num, num_of):
+                return None
+            num_of[entity.id] = before = num
+        # Appended: numbered as a full build would, after the last one kept.
+        after = before + (len(waiting) + 1) * NUM_GAP
+        if after > (place + 1) * SECTION_SPAN or not _spread(waiting, before, after, num_of):
+            return None
+    count = sum(len(getattr(kb, section)) for section in KIND_OF_SECTION)
+    return num_of if len(num_of) == count else None
+
+
+def _spread(waiting: list[str], low: int, high: int, num_of: dict[str, int]) -> bool:
+    """Numbers the ids in `waiting` evenly between `low` and `high` (both excluded)."""
+    step = (high - low) // (len(waiting) + 1)
+    if waiting and step == 0:
+        return False
+    for position, entity_id in enumerate(waiting, start=1):
+        num_of[entity_id] = low + position * step
+    waiting.clear()
+    return True
 
 
 Rewritten = dict[int, tuple[str, str, Entity]]
@@ -105,44 +165,36 @@ Rewritten = dict[int, tuple[str, str, Entity]]
 
 
 def _rewritten(
-    old: sqlite3.Connection,
     kb: KnowledgeBase,
     entities: list[tuple[str, Entity]],
     num_of: dict[str, int],
+    indexed: Indexed,
 ) -> Rewritten | None:
     """The entities whose rows change: added or changed ones, and the statements of a speaker
-    whose name changed; None if an indexed entity is gone or has moved, or a statement's
-    speaker is not a person or an organisation of the KB."""
-    indexed = iter(old.execute("SELECT num, id, kind, name, data FROM entity ORDER BY num"))
-    was = next(indexed, None)
+    whose name changed; None if a statement's speaker is not a person or an organisation of
+    the KB."""
     rewritten: Rewritten = {}
     renamed: set[str] = set()
     speakers: dict[str, Entity] = {person.id: person for person in kb.people}
     speakers.update((org.id, org) for org in kb.organisations)
     for kind, entity in entities:
-        num = num_of[entity.id]
-        if was is not None and was[0] < num:
-            return None
-        if was is not None and was[0] == num:
-            _, old_id, old_kind, old_name, old_data = was
-            was = next(indexed, None)
-            if (old_id, old_kind) != (entity.id, kind):
-                return None
+        found = indexed.get(entity.id)
+        old_name = None
+        if found is not None:
+            _, _, old_name, old_data = found
             # A row's name is its entity's own, in its JSON, or its speaker's (persons and
             # organisations come before statements): only then is it worth working out.
             if old_data == entity_json(entity) and not (
                 isinstance(entity, Statement) and entity.speaker in renamed
             ):
                 continue
-        else:
-            old_name = None
         name = _row_name(entity, speakers)
         if name is None:
             return None
         if old_name is not None and name != old_name and kind != "statement":
             renamed.add(entity.id)
-        rewritten[num] = (name, kind, entity)
-    return rewritten if was is None else None
+        rewritten[num_of[entity.id]] = (name, kind, entity)
+    return dict(sorted(rewritten.items()))
 
 
 def _row_name(entity: Entity, speakers: dict[str, Entity]) -> str | None:
@@ -154,7 +206,11 @@ def _row_name(entity: Entity, speakers: dict[str, Entity]) -> str | None:
 
 
 def _still_valid(
-    old: sqlite3.Connection, kb: KnowledgeBase, rewritten: Rewritten, kind_of_id: dict[str, str]
+    old: sqlite3.Connection,
+    kb: KnowledgeBase,
+    rewritten: Rewritten,
+    removed: list[int],
+    kind_of_id: dict[str, str],
 ) -> bool:
     """Whether the checks of a full build would pass (see the module's docstring)."""
     sections: dict[str, Any] = {section: [] for section in KIND_OF_SECTION}
@@ -164,13 +220,38 @@ def _still_valid(
         return False
     if sections["sources"] and len({source.file for source in kb.sources}) != len(kb.sources):
         return False
-    return not any(_alias_problems(old, rewritten))
+    gone = {*removed, *rewritten}
+    return not _still_referred_to(old, removed, gone) and not any(
+        _alias_problems(old, rewritten, gone)
+    )
 
 
-def _alias_problems(old: sqlite3.Connection, rewritten: Rewritten) -> Iterator[tuple[str, str]]:
+def _still_referred_to(old: sqlite3.Connection, removed: list[int], gone: set[int]) -> bool:
+    """Whether an entity kept as it was refers to a removed one: every reference makes a link
+    (`build.entity_links`), numbered from the entity that makes it."""
+    for start in range(0, len(removed), _BATCH):
+        batch = removed[start : start + _BATCH]
+        marks = ",".join("?" * len(batch))
+        for (rowid,) in old.execute(
+            f"SELECT rowid FROM link WHERE target IN ({marks}) OR source IN ({marks})",
+            [*batch, *batch],
+        ):
+            if generator_of_link(rowid) not in gone:
+                return True
+    return False
+
+
+_BATCH = 400
+"""Nums bound per query: twice this stays under SQLite's cap on parameters."""
+
+
+def _alias_problems(
+    old: sqlite3.Connection, rewritten: Rewritten, gone: set[int]
+) -> Iterator[tuple[str, str]]:
     """(kind, key) for each name or alias a rewritten entity claims that two entities of its
     kind claim without marking it as shared: what `_check_aliases` finds, for these keys. A
-    key no rewritten entity claims any more has lost a claim, which cannot make a problem."""
+    key no rewritten entity claims any more has lost a claim, which cannot make a problem.
+    The rows of `gone` entities (removed or rewritten) are read as they are about to be."""
     claims: dict[tuple[str, str], dict[int, bool]] = {}
     for num, (_, kind, entity) in rewritten.items():
         for key, shared in alias_claims(entity).items():
@@ -181,7 +262,7 @@ def _alias_problems(old: sqlite3.Connection, rewritten: Rewritten) -> Iterator[t
             "AND form IN ('name', 'alias', 'acronym')",
             (kind, key),
         ):
-            if owner not in rewritten:
+            if owner not in gone:
                 owners[owner] = key in _shared_keys(old, owner)
         if sum(not shared for shared in owners.values()) > 1:
             yield kind, key
@@ -193,18 +274,18 @@ def _shared_keys(old: sqlite3.Connection, num: int) -> set[str]:
 
 
 def _name_changes(
-    old: sqlite3.Connection, rewritten: Rewritten, names: list[NameRow]
+    old: sqlite3.Connection, gone: set[int], names: list[NameRow]
 ) -> tuple[list[tuple[str, str, str | None]], dict[str, int]]:
-    """The token rows that the rewritten entities' old and new names touch, as they become,
-    and how many names (not titles) each kind then has."""
+    """The token rows that the old names of `gone` entities (removed or rewritten) and the
+    new `names` touch, as they become, and how many names (not titles) each kind then has."""
     counts = {
         key.removeprefix("names:"): int(value)
         for key, value in old.execute("SELECT key, value FROM meta WHERE key LIKE 'names:%'")
     }
     touched = set(token_owners(names))
-    nums = list(rewritten)
-    for start in range(0, len(nums), 500):
-        batch = nums[start : start + 500]
+    nums = sorted(gone)
+    for start in range(0, len(nums), _BATCH):
+        batch = nums[start : start + _BATCH]
         marks = ",".join("?" * len(batch))
         for kind, folded, form in old.execute(
             f"SELECT kind, folded, form FROM name WHERE entity IN ({marks})", batch
@@ -220,7 +301,7 @@ def _name_changes(
             "SELECT entities FROM token WHERE kind = ? AND token = ?", (kind, token)
         ).fetchone()
         owners = {int(num) for num in found[0].split(",")} if found else set()
-        owners = owners.difference(rewritten).union(now.get((kind, token), ()))
+        owners = owners.difference(gone).union(now.get((kind, token), ()))
         tokens.append((kind, token, ",".join(map(str, sorted(owners))) if owners else None))
     return tokens, {kind: count for kind, count in counts.items() if count}
 
@@ -229,10 +310,11 @@ def apply_to_core(core: sqlite3.Connection, patch: Plan, meta: dict[str, str]) -
     """Rewrites the planned rows and the build's meta in a copy of the old core."""
     from hanoi_cli.build import INSERT_ENTITY, INSERT_LINK, INSERT_NAME
 
-    for num in patch.nums():
+    for num in patch.cleared():
         for start, stop in link_rowids(num):
             core.execute("DELETE FROM link WHERE rowid >= ? AND rowid < ?", (start, stop))
         core.execute("DELETE FROM name WHERE rowid >= ? AND rowid < ?", _name_rowids(num))
+    core.executemany("DELETE FROM entity WHERE num = ?", [(num,) for num in patch.removed])
     core.executemany(INSERT_ENTITY.replace("INSERT", "INSERT OR REPLACE"), patch.entities)
     core.executemany(INSERT_LINK, patch.links)
     core.executemany(INSERT_NAME, patch.names)
@@ -258,18 +340,22 @@ def apply_to_derived(table: str, target: sqlite3.Connection, patch: Plan) -> Non
     """Rewrites the planned entities' rows of derived `table` in a copy of the old one."""
     from hanoi_cli.derived import ROWS_PER_ENTITY, entity_fulltext_rows, insert_derived
 
-    rows: list[tuple[object, ...]] = []
-    for num, _, kind, name, data in patch.entities:
+    for num in patch.cleared():
         if table == "gram":
             start, stop = _name_rowids(num)
         else:
             start, stop = num * ROWS_PER_ENTITY, (num + 1) * ROWS_PER_ENTITY
-            rows += entity_fulltext_rows(num, kind, name, data)
         target.execute(f"DELETE FROM {table} WHERE rowid >= ? AND rowid < ?", (start, stop))
     if table == "gram":
-        rows = [
+        rows: list[tuple[object, ...]] = [
             (rowid, folded, kind, num)
             for rowid, kind, _, folded, form, num in patch.names
             if form != "title"
+        ]
+    else:
+        rows = [
+            row
+            for num, _, kind, name, data in patch.entities
+            for row in entity_fulltext_rows(num, kind, name, data)
         ]
     insert_derived(table, rows, target)
