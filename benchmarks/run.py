@@ -325,6 +325,20 @@ def add_article(path: Path, step: int) -> str | None:
     return quote
 
 
+def remove_and_insert(path: Path, step: int) -> str | None:
+    """A statement in the middle removed, and a person inserted in the middle of the people:
+    a patch, which keeps every other entity's num."""
+    kb = json.loads(path.read_bytes())
+    statements = kb["statements"]
+    del statements[len(statements) // 2]
+    name = f"Inserted Person {step}"
+    person = dict(kb["people"][-1], id=f"inserted-{step}", name=name, aliases=[])
+    person["shared_aliases"] = []
+    kb["people"].insert(len(kb["people"]) // 2, person)
+    path.write_text(json.dumps(kb, ensure_ascii=False), encoding="utf-8")
+    return None
+
+
 def clear_index(cache_home: Path) -> Change:
     """No index at all (first use, an upgrade, or a change no patch can follow): a full build."""
 
@@ -357,6 +371,7 @@ def cold_rows(
     who = on(hanoi, big_kb, *COLD_COMMANDS[f"who {KNOWN_QUERY}"])
     for when, change in (
         ("after an article was added", add_article),
+        ("after entities were removed and inserted", remove_and_insert),
         ("with no index: a full build", clear_index(cache_home)),
     ):
         label = f"who {KNOWN_QUERY} {when}"

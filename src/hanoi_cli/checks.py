@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -53,7 +53,7 @@ def find_problems(kb: KnowledgeBase) -> Iterator[Problem]:
             yield Problem(f"sources[{index}].file", f"file {source.file!r} is used twice")
 
 
-def check_references(kb: KnowledgeBase, kind_of_id: dict[str, str]) -> Iterator[Problem]:
+def check_references(kb: KnowledgeBase, kind_of_id: Mapping[str, str]) -> Iterator[Problem]:
     # A big KB has millions of references: each is checked with one dict lookup, and its JSON
     # path is only written out when it is wrong.
     def wrong(ref: str | None, *kinds: str) -> str | None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from hanoi_cli.build import (
@@ -76,12 +76,7 @@ class Plan(NamedTuple):
 def plan(old: sqlite3.Connection, kb: KnowledgeBase) -> Plan | None:
     """What turns the index `old` (of this code's format) into the index of `kb`, or None if
     only a full build can (see the module's docstring)."""
-    indexed = {
-        entity_id: (num, kind, name, data)
-        for num, entity_id, kind, name, data in old.execute(
-            "SELECT num, id, kind, name, data FROM entity"
-        )
-    }
+    indexed: dict[str, int] = dict(old.execute("SELECT id, num FROM entity"))
     num_of = _numbering(kb, indexed)
     if num_of is None:
         return None
@@ -90,14 +85,13 @@ def plan(old: sqlite3.Connection, kb: KnowledgeBase) -> Plan | None:
         for section, kind in KIND_OF_SECTION.items()
         for entity in getattr(kb, section)
     ]
-    removed = [num for entity_id, (num, *_) in indexed.items() if entity_id not in num_of]
-    rewritten = _rewritten(kb, entities, num_of, indexed)
+    removed = sorted(indexed[entity_id] for entity_id in indexed.keys() - num_of.keys())
+    rewritten = _rewritten(old, kb, entities, num_of)
     if rewritten is None:
         return None
     if not rewritten and not removed:
         return Plan([], [], [], [], [], None)
-    kind_of_id = {entity.id: kind for kind, entity in entities}
-    if not _still_valid(old, kb, rewritten, removed, kind_of_id):
+    if not _still_valid(old, kb, rewritten, removed, _KindOf(num_of)):
         return None
     try:
         links = [
@@ -120,30 +114,45 @@ def plan(old: sqlite3.Connection, kb: KnowledgeBase) -> Plan | None:
     return Plan(rows, removed, links, names, *_name_changes(old, gone, names))
 
 
-Indexed = dict[str, tuple[int, str, str, bytes]]
-"""id -> (num, kind, name, data): the entity rows of the old index."""
+class _KindOf(Mapping[str, str]):
+    """id -> kind, read from the nums (each section has its own range of nums)."""
+
+    def __init__(self, num_of: dict[str, int]) -> None:
+        self._num_of = num_of
+
+    def __getitem__(self, entity_id: str) -> str:
+        return _KINDS[self._num_of[entity_id] // SECTION_SPAN - 1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._num_of)
+
+    def __len__(self) -> int:
+        return len(self._num_of)
 
 
-def _numbering(kb: KnowledgeBase, indexed: Indexed) -> dict[str, int] | None:
-    """Each entity's num: the one it has in the index, or, for an entity not indexed, one
-    between its neighbours'. None if an indexed entity has moved (out of order, or to another
-    section), if there is no room, or if an id is used twice."""
+_KINDS = list(KIND_OF_SECTION.values())
+
+
+def _numbering(kb: KnowledgeBase, indexed: dict[str, int]) -> dict[str, int] | None:
+    """Each entity's num: the one it has in the index (`indexed`: id -> num), or, for an
+    entity not indexed, one between its neighbours'. None if an indexed entity has moved (out
+    of order, or to another section), if there is no room, or if an id is used twice."""
     num_of: dict[str, int] = {}
-    for place, (section, kind) in enumerate(KIND_OF_SECTION.items(), start=1):
+    for place, section in enumerate(KIND_OF_SECTION, start=1):
         before = place * SECTION_SPAN  # no entity takes this num: the section starts above it
+        limit = before + SECTION_SPAN
         waiting: list[str] = []  # added entities, numbered once the next kept num is known
         for entity in getattr(kb, section):
-            found = indexed.get(entity.id)
-            if found is None:
+            num = indexed.get(entity.id)
+            if num is None:
                 waiting.append(entity.id)
                 continue
-            num, old_kind, _, _ = found
-            if old_kind != kind or num <= before or not _spread(waiting, before, num, num_of):
+            if not before < num < limit or (waiting and not _spread(waiting, before, num, num_of)):
                 return None
             num_of[entity.id] = before = num
         # Appended: numbered as a full build would, after the last one kept.
         after = before + (len(waiting) + 1) * NUM_GAP
-        if after > (place + 1) * SECTION_SPAN or not _spread(waiting, before, after, num_of):
+        if after > limit or not _spread(waiting, before, after, num_of):
             return None
     count = sum(len(getattr(kb, section)) for section in KIND_OF_SECTION)
     return num_of if len(num_of) == count else None
@@ -165,23 +174,27 @@ Rewritten = dict[int, tuple[str, str, Entity]]
 
 
 def _rewritten(
+    old: sqlite3.Connection,
     kb: KnowledgeBase,
     entities: list[tuple[str, Entity]],
     num_of: dict[str, int],
-    indexed: Indexed,
 ) -> Rewritten | None:
     """The entities whose rows change: added or changed ones, and the statements of a speaker
     whose name changed; None if a statement's speaker is not a person or an organisation of
-    the KB."""
+    the KB. Entities and rows are both walked in num order."""
+    rows = iter(old.execute("SELECT num, id, name, data FROM entity ORDER BY num"))
+    was = next(rows, None)
     rewritten: Rewritten = {}
     renamed: set[str] = set()
     speakers: dict[str, Entity] = {person.id: person for person in kb.people}
     speakers.update((org.id, org) for org in kb.organisations)
     for kind, entity in entities:
-        found = indexed.get(entity.id)
+        num = num_of[entity.id]
+        while was is not None and was[0] < num:
+            was = next(rows, None)  # a removed entity's
         old_name = None
-        if found is not None:
-            _, _, old_name, old_data = found
+        if was is not None and was[0] == num and was[1] == entity.id:
+            _, _, old_name, old_data = was
             # A row's name is its entity's own, in its JSON, or its speaker's (persons and
             # organisations come before statements): only then is it worth working out.
             if old_data == entity_json(entity) and not (
@@ -193,8 +206,8 @@ def _rewritten(
             return None
         if old_name is not None and name != old_name and kind != "statement":
             renamed.add(entity.id)
-        rewritten[num_of[entity.id]] = (name, kind, entity)
-    return dict(sorted(rewritten.items()))
+        rewritten[num] = (name, kind, entity)
+    return rewritten
 
 
 def _row_name(entity: Entity, speakers: dict[str, Entity]) -> str | None:
@@ -210,7 +223,7 @@ def _still_valid(
     kb: KnowledgeBase,
     rewritten: Rewritten,
     removed: list[int],
-    kind_of_id: dict[str, str],
+    kind_of_id: Mapping[str, str],
 ) -> bool:
     """Whether the checks of a full build would pass (see the module's docstring)."""
     sections: dict[str, Any] = {section: [] for section in KIND_OF_SECTION}
