@@ -522,12 +522,12 @@ def test_restamp_never_creates_a_cache_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("moved", "left"),
+    ("crowded", "left"),
     [(True, ["sqlite"]), (False, ["fulltext", "sqlite"])],
     ids=["built", "patched"],
 )
 def test_a_new_core_keeps_no_table_of_the_old_one_but_those_it_patched(
-    tmp_path: Path, moved: bool, left: list[str]
+    tmp_path: Path, crowded: bool, left: list[str]
 ) -> None:
     cache = tmp_path / "cache"
     kb_path = write_kb(tmp_path)
@@ -541,8 +541,11 @@ def test_a_new_core_keeps_no_table_of_the_old_one_but_those_it_patched(
 
     def renamed(kb: KBDict) -> None:
         _rename("Antonio Other")(kb)  # type: ignore[operator]
-        if moved:  # a change a patch cannot follow: the index is built anew
-            kb["people"].reverse()
+        if crowded:  # more people before the first than nums left there: built anew
+            kb["people"][0:0] = [
+                {**kb["people"][0], "id": f"new-{n}", "name": f"New {n}", "aliases": []}
+                for n in range(build.NUM_GAP)
+            ]
 
     write_kb(tmp_path, renamed)
     # The "Guterres" lookup of a new core needed no table built on first use.

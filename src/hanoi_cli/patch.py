@@ -11,8 +11,11 @@ same rows in the same order, each naming the same entities (a full build numbers
 `NUM_GAP` apart; a patch keeps the nums it finds and gives an added entity one between its
 neighbours').
 
-- Entities may be changed, added anywhere, or removed; the entities kept stay in the same
-  order, each in its section (a move, or no room left between two nums, needs a full build).
+- Entities may be changed, added, removed or moved. The most entities still in order keep
+  their nums; a moved one is numbered anew, and every entity that refers to it is rewritten
+  with its new num. Only a lack of room needs a full build: no num left between two
+  neighbours (after more than six entities inserted at one place since the last full build,
+  or 64 at once).
 - The edited KB passes the checks a full build makes, looked at where an edit can break them:
   no duplicate id; the rewritten entities' references name entities of the right kinds, and
   no entity kept refers to one removed; no two sources share a file; no name or alias a
@@ -30,7 +33,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from hanoi_cli.build import (
@@ -77,21 +82,30 @@ def plan(old: sqlite3.Connection, kb: KnowledgeBase) -> Plan | None:
     """What turns the index `old` (of this code's format) into the index of `kb`, or None if
     only a full build can (see the module's docstring)."""
     indexed: dict[str, int] = dict(old.execute("SELECT id, num FROM entity"))
-    num_of = _numbering(kb, indexed)
-    if num_of is None:
+    numbered = _numbering(kb, indexed)
+    if numbered is None:
         return None
+    num_of, moved = numbered
     entities = [
         (kind, entity)
         for section, kind in KIND_OF_SECTION.items()
         for entity in getattr(kb, section)
     ]
     removed = sorted(indexed[entity_id] for entity_id in indexed.keys() - num_of.keys())
-    rewritten = _rewritten(old, kb, entities, num_of)
+    # The entities whose links name a moved entity's old num are rewritten with its new one.
+    referrers: set[str] = set()
+    if moved:
+        id_of = {num: entity_id for entity_id, num in indexed.items()}
+        makers = _link_makers(old, sorted(moved.values()))
+        referrers = {id_of[num] for num in makers if id_of[num] in num_of}
+    rewritten = _rewritten(old, kb, entities, num_of, referrers)
     if rewritten is None:
         return None
     if not rewritten and not removed:
         return Plan([], [], [], [], [], None)
-    if not _still_valid(old, kb, rewritten, removed, _KindOf(num_of)):
+    cleared = sorted({*removed, *moved.values()})  # nums whose entity rows go
+    gone = {*cleared, *rewritten}
+    if not _still_valid(old, kb, rewritten, removed, gone=gone, kind_of_id=_KindOf(num_of)):
         return None
     try:
         links = [
@@ -110,8 +124,7 @@ def plan(old: sqlite3.Connection, kb: KnowledgeBase) -> Plan | None:
         (num, entity.id, kind, name, entity_json(entity))
         for num, (name, kind, entity) in rewritten.items()
     ]
-    gone = {*removed, *rewritten}
-    return Plan(rows, removed, links, names, *_name_changes(old, gone, names))
+    return Plan(rows, cleared, links, names, *_name_changes(old, gone, names))
 
 
 class _KindOf(Mapping[str, str]):
@@ -133,21 +146,30 @@ class _KindOf(Mapping[str, str]):
 _KINDS = list(KIND_OF_SECTION.values())
 
 
-def _numbering(kb: KnowledgeBase, indexed: dict[str, int]) -> dict[str, int] | None:
-    """Each entity's num: the one it has in the index (`indexed`: id -> num), or, for an
-    entity not indexed, one between its neighbours'. None if an indexed entity has moved (out
-    of order, or to another section), if there is no room, or if an id is used twice."""
+def _numbering(
+    kb: KnowledgeBase, indexed: dict[str, int]
+) -> tuple[dict[str, int], dict[str, int]] | None:
+    """Each entity's num, and the old num of each entity that moved. An entity keeps the num
+    it has in the index (`indexed`: id -> num), unless it has moved: to another section, or
+    out of order (the most entities that are still in order keep theirs). Added and moved
+    entities get a num between their neighbours'. None if there is no room, or if an id is
+    used twice."""
     num_of: dict[str, int] = {}
+    moved: dict[str, int] = {}
     for place, section in enumerate(KIND_OF_SECTION, start=1):
         before = place * SECTION_SPAN  # no entity takes this num: the section starts above it
         limit = before + SECTION_SPAN
-        waiting: list[str] = []  # added entities, numbered once the next kept num is known
-        for entity in getattr(kb, section):
-            num = indexed.get(entity.id)
-            if num is None:
+        entities = getattr(kb, section)
+        kept = _still_in_order(entities, indexed, before, limit)
+        waiting: list[str] = []  # numbered once the next kept num is known
+        for entity in entities:
+            if entity.id not in kept:
+                if entity.id in indexed:
+                    moved[entity.id] = indexed[entity.id]
                 waiting.append(entity.id)
                 continue
-            if not before < num < limit or (waiting and not _spread(waiting, before, num, num_of)):
+            num = indexed[entity.id]
+            if num <= before or (waiting and not _spread(waiting, before, num, num_of)):
                 return None
             num_of[entity.id] = before = num
         # Appended: numbered as a full build would, after the last one kept.
@@ -155,7 +177,36 @@ def _numbering(kb: KnowledgeBase, indexed: dict[str, int]) -> dict[str, int] | N
         if after > limit or not _spread(waiting, before, after, num_of):
             return None
     count = sum(len(getattr(kb, section)) for section in KIND_OF_SECTION)
-    return num_of if len(num_of) == count else None
+    return (num_of, moved) if len(num_of) == count else None
+
+
+def _still_in_order(
+    entities: list[Entity], indexed: dict[str, int], low: int, high: int
+) -> set[str]:
+    """The ids of the most entities of a section whose nums (between `low` and `high`) are
+    still in order: a longest increasing run of them, by patience sorting."""
+    ids = [entity.id for entity in entities if low < indexed.get(entity.id, low) < high]
+    nums = [indexed[entity_id] for entity_id in ids]
+    if all(a < b for a, b in pairwise(nums)):
+        return set(ids)
+    tails: list[int] = []  # the smallest last num of an increasing run of each length
+    ends: list[int] = []  # where each of those runs ends
+    previous = [-1] * len(nums)
+    for position, num in enumerate(nums):
+        length = bisect_left(tails, num)
+        if length == len(tails):
+            tails.append(num)
+            ends.append(position)
+        else:
+            tails[length] = num
+            ends[length] = position
+        previous[position] = ends[length - 1] if length else -1
+    kept: set[str] = set()
+    position = ends[-1]
+    while position >= 0:
+        kept.add(ids[position])
+        position = previous[position]
+    return kept
 
 
 def _spread(waiting: list[str], low: int, high: int, num_of: dict[str, int]) -> bool:
@@ -178,10 +229,12 @@ def _rewritten(
     kb: KnowledgeBase,
     entities: list[tuple[str, Entity]],
     num_of: dict[str, int],
+    referrers: set[str],
 ) -> Rewritten | None:
-    """The entities whose rows change: added or changed ones, and the statements of a speaker
-    whose name changed; None if a statement's speaker is not a person or an organisation of
-    the KB. Entities and rows are both walked in num order."""
+    """The entities whose rows change: added, moved or changed ones, the `referrers` of moved
+    ones, and the statements of a speaker whose name changed; None if a statement's speaker
+    is not a person or an organisation of the KB. Entities and rows are both walked in num
+    order."""
     rows = iter(old.execute("SELECT num, id, name, data FROM entity ORDER BY num"))
     was = next(rows, None)
     rewritten: Rewritten = {}
@@ -197,8 +250,10 @@ def _rewritten(
             _, _, old_name, old_data = was
             # A row's name is its entity's own, in its JSON, or its speaker's (persons and
             # organisations come before statements): only then is it worth working out.
-            if old_data == entity_json(entity) and not (
-                isinstance(entity, Statement) and entity.speaker in renamed
+            if (
+                old_data == entity_json(entity)
+                and entity.id not in referrers
+                and not (isinstance(entity, Statement) and entity.speaker in renamed)
             ):
                 continue
         name = _row_name(entity, speakers)
@@ -223,9 +278,12 @@ def _still_valid(
     kb: KnowledgeBase,
     rewritten: Rewritten,
     removed: list[int],
+    *,
+    gone: set[int],
     kind_of_id: Mapping[str, str],
 ) -> bool:
-    """Whether the checks of a full build would pass (see the module's docstring)."""
+    """Whether the checks of a full build would pass (see the module's docstring). `gone`:
+    the old nums whose rows go (removed, moved and rewritten entities')."""
     sections: dict[str, Any] = {section: [] for section in KIND_OF_SECTION}
     for _, kind, entity in rewritten.values():
         sections[SECTION_OF_KIND[kind]].append(entity)
@@ -233,25 +291,29 @@ def _still_valid(
         return False
     if sections["sources"] and len({source.file for source in kb.sources}) != len(kb.sources):
         return False
-    gone = {*removed, *rewritten}
     return not _still_referred_to(old, removed, gone) and not any(
         _alias_problems(old, rewritten, gone)
     )
 
 
 def _still_referred_to(old: sqlite3.Connection, removed: list[int], gone: set[int]) -> bool:
-    """Whether an entity kept as it was refers to a removed one: every reference makes a link
+    """Whether an entity kept as it was refers to a removed one."""
+    return bool(_link_makers(old, removed) - gone)
+
+
+def _link_makers(old: sqlite3.Connection, nums: list[int]) -> set[int]:
+    """The nums of the entities whose links name one of `nums`: every reference makes a link
     (`build.entity_links`), numbered from the entity that makes it."""
-    for start in range(0, len(removed), _BATCH):
-        batch = removed[start : start + _BATCH]
+    makers: set[int] = set()
+    for start in range(0, len(nums), _BATCH):
+        batch = nums[start : start + _BATCH]
         marks = ",".join("?" * len(batch))
         for (rowid,) in old.execute(
             f"SELECT rowid FROM link WHERE target IN ({marks}) OR source IN ({marks})",
             [*batch, *batch],
         ):
-            if generator_of_link(rowid) not in gone:
-                return True
-    return False
+            makers.add(generator_of_link(rowid))
+    return makers
 
 
 _BATCH = 400
