@@ -331,11 +331,24 @@ def test_an_edit_gives_the_index_a_full_build_gives(
     assert any(rows for rows in fresh["ranks"])
 
 
-def test_a_name_taken_from_a_removed_entity_is_patched(
-    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _newcomer_becomes_an_organisation(kb: KBDict) -> None:
+    """The person `_person_inserted_first` added, named by no one, is now an organisation."""
+    person = kb["people"].pop(0)
+    assert person["id"].startswith("edited-person")
+    organisation = dict(kb["organisations"][0], id=person["id"], name="Edited Organisation")
+    organisation.update(acronym=None, aliases=[], shared_aliases=[], people=[], parent=None)
+    kb["organisations"].insert(1, organisation)
+
+
+@pytest.mark.parametrize(
+    "then",
+    [_name_handed_over, _newcomer_becomes_an_organisation],
+    ids=["its-name-handed-over", "moved-to-another-section"],
+)
+def test_a_newcomer_removed_or_moved_again_is_patched(
+    kb: KBDict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: Edit
 ) -> None:
-    edits = (_person_inserted_first, _name_handed_over)
-    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, *edits)
+    patched, fresh, full_builds = _edited(kb, tmp_path, monkeypatch, _person_inserted_first, then)
     assert full_builds == 0
     assert patched == fresh
 

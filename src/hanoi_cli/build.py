@@ -9,8 +9,8 @@ documents made the index four times the KB's size and its build five times slowe
 The tables derived from the core (`derived.py`) are built the first time a query needs them.
 
 Every row belongs to one entity and takes a rowid (or num) from a range of that entity's own,
-in KB order (`numbering`, `entity_names`, `entity_links`): after an edit, `patch.py` replaces
-the rows of the entities that changed, or adds those of new ones, and no other row moves.
+in KB order (`numbering`, `entity_names`, `entity_links`): after an edit, `patch.py` rewrites,
+adds or removes the rows of the entities that changed, and no other row moves.
 """
 
 from __future__ import annotations

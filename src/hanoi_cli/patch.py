@@ -157,18 +157,21 @@ def _numbering(
     num_of: dict[str, int] = {}
     moved: dict[str, int] = {}
     for place, section in enumerate(KIND_OF_SECTION, start=1):
-        before = place * SECTION_SPAN  # no entity takes this num: the section starts above it
-        limit = before + SECTION_SPAN
+        low = before = place * SECTION_SPAN  # no entity takes it: the section starts above
+        limit = low + SECTION_SPAN
         entities = getattr(kb, section)
-        kept = _still_in_order(entities, indexed, before, limit)
+        kept = _still_in_order(entities, indexed, low, limit)
         waiting: list[str] = []  # numbered once the next kept num is known
         for entity in entities:
-            if entity.id not in kept:
-                if entity.id in indexed:
-                    moved[entity.id] = indexed[entity.id]
+            num = indexed.get(entity.id)
+            if num is not None and (
+                not low < num < limit or (kept is not None and entity.id not in kept)
+            ):
+                moved[entity.id] = num  # from another section, or out of order
+                num = None
+            if num is None:
                 waiting.append(entity.id)
                 continue
-            num = indexed[entity.id]
             if num <= before or (waiting and not _spread(waiting, before, num, num_of)):
                 return None
             num_of[entity.id] = before = num
@@ -182,13 +185,14 @@ def _numbering(
 
 def _still_in_order(
     entities: list[Entity], indexed: dict[str, int], low: int, high: int
-) -> set[str]:
+) -> set[str] | None:
     """The ids of the most entities of a section whose nums (between `low` and `high`) are
-    still in order: a longest increasing run of them, by patience sorting."""
-    ids = [entity.id for entity in entities if low < indexed.get(entity.id, low) < high]
-    nums = [indexed[entity_id] for entity_id in ids]
+    still in order: a longest increasing run of them, by patience sorting; None if all of
+    them are (the usual case, found at once)."""
+    nums = [num for entity in entities if low < (num := indexed.get(entity.id, low)) < high]
     if all(a < b for a, b in pairwise(nums)):
-        return set(ids)
+        return None
+    ids = [entity.id for entity in entities if low < indexed.get(entity.id, low) < high]
     tails: list[int] = []  # the smallest last num of an increasing run of each length
     ends: list[int] = []  # where each of those runs ends
     previous = [-1] * len(nums)
