@@ -325,12 +325,17 @@ def add_article(path: Path, step: int) -> str | None:
     return quote
 
 
-def remove_and_insert(path: Path, step: int) -> str | None:
-    """A statement in the middle removed, and a person inserted in the middle of the people:
-    a patch, which keeps every other entity's num."""
+def remove_insert_move(path: Path, step: int) -> str | None:
+    """A statement in the middle removed, a person inserted in the middle of the people, and
+    Guterres moved to the end of them: a patch, which keeps every other entity's num, and
+    rewrites what refers to Guterres."""
     kb = json.loads(path.read_bytes())
     statements = kb["statements"]
     del statements[len(statements) // 2]
+    people = kb["people"]
+    [guterres] = [person for person in people if person["name"] == KNOWN_PERSON]
+    people.remove(guterres)
+    people.append(guterres)
     name = f"Inserted Person {step}"
     person = dict(kb["people"][-1], id=f"inserted-{step}", name=name, aliases=[])
     person["shared_aliases"] = []
@@ -371,7 +376,7 @@ def cold_rows(
     who = on(hanoi, big_kb, *COLD_COMMANDS[f"who {KNOWN_QUERY}"])
     for when, change in (
         ("after an article was added", add_article),
-        ("after entities were removed and inserted", remove_and_insert),
+        ("after entities were removed, inserted, moved", remove_insert_move),
         ("with no index: a full build", clear_index(cache_home)),
     ):
         label = f"who {KNOWN_QUERY} {when}"
