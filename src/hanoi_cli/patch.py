@@ -15,7 +15,8 @@ neighbours').
   their nums; a moved one is numbered anew, and every entity that refers to it is rewritten
   with its new num. Only a lack of room needs a full build: no num left between two
   neighbours (after more than six entities inserted at one place since the last full build,
-  or 64 at once).
+  64 at once, or most of a section put in another order, which keeps a short run in place
+  and has to number the rest around it).
 - The edited KB passes the checks a full build makes, looked at where an edit can break them:
   no duplicate id; the rewritten entities' references name entities of the right kinds, and
   no entity kept refers to one removed; no two sources share a file; no name or alias a
