@@ -224,15 +224,15 @@ class Store:
 
     def rows_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
         """`rows` for a query whose `{marks}` is an `IN (...)` list of `values`."""
-        return _select_in(self.rows, sql, values)
+        return select_in(self.rows, sql, values)
 
     def _entity_rows(self, column: str, values: Sequence[Any]) -> list[EntityRow]:
         sql = f"SELECT num, id, kind, name, data FROM entity WHERE {column} IN ({{marks}})"
-        return [EntityRow(*row) for row in _select_in(self._execute, sql, values)]
+        return [EntityRow(*row) for row in select_in(self._execute, sql, values)]
 
     def _links(self, targets: Sequence[int]) -> list[tuple[int, str, int]]:
         sql = "SELECT target, role, source FROM link WHERE target IN ({marks}) ORDER BY rowid"
-        return _select_in(self._execute, sql, targets)
+        return select_in(self._execute, sql, targets)
 
     def close(self) -> None:
         self.connection.close()
@@ -311,7 +311,7 @@ def _path_text(kb_path: Path) -> str:
     return os.fsencode(kb_path.absolute()).decode("utf-8", "backslashreplace")
 
 
-def _select_in(run: Callable[[str, Row], list[Row]], sql: str, values: Sequence[Any]) -> list[Row]:
+def select_in(run: Callable[[str, Row], list[Row]], sql: str, values: Sequence[Any]) -> list[Row]:
     """Runs `sql`, whose `{marks}` is an `IN (...)` list, over `values` a batch at a time."""
     rows: list[Row] = []
     for start in range(0, len(values), _BATCH):

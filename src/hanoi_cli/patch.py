@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
 
@@ -55,6 +55,7 @@ from hanoi_cli.build import (
     token_owners,
 )
 from hanoi_cli.checks import KIND_OF_SECTION, Entity, alias_claims, check_references
+from hanoi_cli.index import select_in
 from hanoi_cli.models import KnowledgeBase, Statement
 from hanoi_cli.text import compact, fold
 
@@ -309,20 +310,17 @@ def _still_referred_to(old: sqlite3.Connection, removed: list[int], gone: set[in
 def _link_makers(old: sqlite3.Connection, nums: list[int]) -> set[int]:
     """The nums of the entities whose links name one of `nums`: every reference makes a link
     (`build.entity_links`), numbered from the entity that makes it."""
-    makers: set[int] = set()
-    for start in range(0, len(nums), _BATCH):
-        batch = nums[start : start + _BATCH]
-        marks = ",".join("?" * len(batch))
-        for (rowid,) in old.execute(
-            f"SELECT rowid FROM link WHERE target IN ({marks}) OR source IN ({marks})",
-            [*batch, *batch],
-        ):
-            makers.add(generator_of_link(rowid))
-    return makers
+    run = _runner(old)
+    rows = [
+        *select_in(run, "SELECT rowid FROM link WHERE target IN ({marks})", nums),
+        *select_in(run, "SELECT rowid FROM link WHERE source IN ({marks})", nums),
+    ]
+    return {generator_of_link(rowid) for (rowid,) in rows}
 
 
-_BATCH = 400
-"""Nums bound per query: twice this stays under SQLite's cap on parameters."""
+def _runner(connection: sqlite3.Connection) -> Callable[[str, Sequence[Any]], list[Any]]:
+    """A query's rows, as `index.select_in` runs it."""
+    return lambda sql, values: connection.execute(sql, values).fetchall()
 
 
 def _alias_problems(
@@ -363,15 +361,10 @@ def _name_changes(
         for key, value in old.execute("SELECT key, value FROM meta WHERE key LIKE 'names:%'")
     }
     touched = set(token_owners(names))
-    nums = sorted(gone)
-    for start in range(0, len(nums), _BATCH):
-        batch = nums[start : start + _BATCH]
-        marks = ",".join("?" * len(batch))
-        for kind, folded, form in old.execute(
-            f"SELECT kind, folded, form FROM name WHERE entity IN ({marks})", batch
-        ):
-            touched.update((kind, token) for token in folded.split())
-            counts[kind] -= form != "title"
+    sql = "SELECT kind, folded, form FROM name WHERE entity IN ({marks})"
+    for kind, folded, form in select_in(_runner(old), sql, sorted(gone)):
+        touched.update((kind, token) for token in folded.split())
+        counts[kind] -= form != "title"
     for _, kind, _, _, form, _ in names:
         counts[kind] = counts.get(kind, 0) + (form != "title")
     now = token_owners(names)
