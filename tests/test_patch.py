@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from hanoi_cli import build, index
 from hanoi_cli.checks import SECTIONS
-from hanoi_cli.derived import DERIVED_SCHEMA, ROWS_PER_ENTITY
+from hanoi_cli.derived import DERIVED_SCHEMA, derived_rowids
 from hanoi_cli.errors import HanoiError, KBInvalidError
 from hanoi_cli.index import open_store
 from tests.conftest import REPO_KB, fail_on_warning
@@ -67,7 +67,8 @@ def _contents(kb_path: Path, cache_home: Path) -> dict[str, Any]:
             found["link"].append((id_of[target], role, id_of[source]))
         found["name"] = []
         for rowid, *name, entity in connection.execute("SELECT rowid, * FROM name ORDER BY rowid"):
-            assert rowid // build.NAMES_PER_ENTITY == entity
+            start, stop = build.name_rowids(entity)
+            assert start <= rowid < stop
             found["name"].append((*name, id_of[entity]))
         found["token"] = [
             (kind, token, [id_of[int(num)] for num in nums.split(",")])
@@ -79,14 +80,14 @@ def _contents(kb_path: Path, cache_home: Path) -> dict[str, Any]:
             if row[0] not in _PER_BUILD
         ]
         build_id = dict(connection.execute("SELECT * FROM meta"))["build_id"]
-    span = {"gram": build.NAMES_PER_ENTITY, "fulltext": ROWS_PER_ENTITY}
     for table in DERIVED_SCHEMA:
         with sqlite3.connect(index._derived_file(core, table)) as connection:
             assert connection.execute("SELECT value FROM meta").fetchone() == (build_id,)
             found[table] = []
             for rowid, *row in connection.execute(f"SELECT rowid, * FROM {table} ORDER BY rowid"):
                 entity = row[2]
-                assert rowid // span[table] == entity
+                start, stop = derived_rowids(table, entity)
+                assert start <= rowid < stop
                 row[2] = id_of[entity]
                 found[table].append(row)
             # FTS5's own check of its index against its rows: raises if they disagree.

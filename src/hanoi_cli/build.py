@@ -255,6 +255,11 @@ def entity_links(kind: str, entity: Entity, num_of: dict[str, int]) -> list[Link
     return rows
 
 
+def name_rowids(num: int) -> tuple[int, int]:
+    """The range (start, stop) of rowids the name rows of the entity numbered `num` take."""
+    return num * NAMES_PER_ENTITY, (num + 1) * NAMES_PER_ENTITY
+
+
 def link_rowids(num: int) -> list[tuple[int, int]]:
     """The ranges (start, stop) of rowids the links of the entity numbered `num` may take."""
     return [

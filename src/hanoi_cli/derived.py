@@ -73,6 +73,16 @@ def insert_derived(
         )
 
 
+def derived_rowids(table: str, num: int) -> tuple[int, int]:
+    """The range (start, stop) of rowids the rows of the entity numbered `num` take in derived
+    `table`: a trigram row takes its name row's rowid."""
+    if table == "gram":
+        from hanoi_cli.build import name_rowids
+
+        return name_rowids(num)
+    return num * ROWS_PER_ENTITY, (num + 1) * ROWS_PER_ENTITY
+
+
 def _fulltext_rows(core: sqlite3.Connection) -> Iterator[tuple[int, str, str, int, str]]:
     for num, kind, name, data in core.execute("SELECT num, kind, name, data FROM entity"):
         yield from entity_fulltext_rows(num, kind, name, data)

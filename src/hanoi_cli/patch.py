@@ -40,7 +40,6 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 from hanoi_cli.build import (
-    NAMES_PER_ENTITY,
     NUM_GAP,
     SECTION_OF_KIND,
     SECTION_SPAN,
@@ -51,6 +50,7 @@ from hanoi_cli.build import (
     entity_names,
     generator_of_link,
     link_rowids,
+    name_rowids,
     row_name,
     token_owners,
 )
@@ -386,7 +386,7 @@ def apply_to_core(core: sqlite3.Connection, patch: Plan, meta: dict[str, str]) -
     for num in patch.cleared():
         for start, stop in link_rowids(num):
             core.execute("DELETE FROM link WHERE rowid >= ? AND rowid < ?", (start, stop))
-        core.execute("DELETE FROM name WHERE rowid >= ? AND rowid < ?", _name_rowids(num))
+        core.execute("DELETE FROM name WHERE rowid >= ? AND rowid < ?", name_rowids(num))
     core.executemany("DELETE FROM entity WHERE num = ?", [(num,) for num in patch.removed])
     core.executemany(INSERT_ENTITY.replace("INSERT", "INSERT OR REPLACE"), patch.entities)
     core.executemany(INSERT_LINK, patch.links)
@@ -405,20 +405,14 @@ def apply_to_core(core: sqlite3.Connection, patch: Plan, meta: dict[str, str]) -
     core.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
 
 
-def _name_rowids(num: int) -> tuple[int, int]:
-    return num * NAMES_PER_ENTITY, (num + 1) * NAMES_PER_ENTITY
-
-
 def apply_to_derived(table: str, target: sqlite3.Connection, patch: Plan) -> None:
     """Rewrites the planned entities' rows of derived `table` in a copy of the old one."""
-    from hanoi_cli.derived import ROWS_PER_ENTITY, entity_fulltext_rows, insert_derived
+    from hanoi_cli.derived import derived_rowids, entity_fulltext_rows, insert_derived
 
     for num in patch.cleared():
-        if table == "gram":
-            start, stop = _name_rowids(num)
-        else:
-            start, stop = num * ROWS_PER_ENTITY, (num + 1) * ROWS_PER_ENTITY
-        target.execute(f"DELETE FROM {table} WHERE rowid >= ? AND rowid < ?", (start, stop))
+        target.execute(
+            f"DELETE FROM {table} WHERE rowid >= ? AND rowid < ?", derived_rowids(table, num)
+        )
     if table == "gram":
         rows: list[tuple[object, ...]] = [
             (rowid, folded, kind, num)
