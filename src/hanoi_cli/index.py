@@ -772,7 +772,8 @@ def build_cache(kb_path: Path, environ: Mapping[str, str], warn: Warn) -> CacheI
 
 
 class _NotFilled(Exception):
-    """The temporary file for a derived table was left empty: not to be renamed into place."""
+    """A temporary file not to be renamed into place: left empty, or filled from a file that
+    another process replaced meanwhile."""
 
 
 def _fill_derived_file(core_file: Path, table: str, temporary: str) -> bool:
