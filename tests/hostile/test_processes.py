@@ -122,12 +122,7 @@ def test_stdout_on_a_full_device(args: list[str]) -> None:
 
 def test_sigint_during_a_cold_build(tmp_path: Path) -> None:
     kb = _big_kb(tmp_path, 40_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
-    )
+    process = _hanoi(kb, tmp_path, "stats", "--json")
     time.sleep(0.8)  # started, and deep in parsing or building
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
@@ -152,6 +147,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _hanoi(kb: Path, tmp_path: Path, *args: str, **options: Any) -> subprocess.Popen[bytes]:
+    """hanoi on `kb` in a process of its own, its cache under `tmp_path`, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
+        **options,
+    )
+
+
 def _two_process_build(
     tmp_path: Path, start_new_session: bool = False, command: tuple[str, ...] = ("stats",)
 ) -> tuple[subprocess.Popen[bytes], list[int]]:
@@ -167,13 +173,7 @@ def _two_process_build(
             check=True,
             timeout=120,
         )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), *command, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
-        start_new_session=start_new_session,
-    )
+    process = _hanoi(kb, tmp_path, *command, "--json", start_new_session=start_new_session)
     deadline = time.monotonic() + 60
     children: list[int] = []
     while not children and process.poll() is None and time.monotonic() < deadline:
@@ -245,12 +245,12 @@ def test_stopping_cache_build_while_its_child_builds_leaves_no_file(
 
 def test_sigterm_ignored_by_whoever_started_hanoi_stays_ignored(tmp_path: Path) -> None:
     kb = _big_kb(tmp_path, 40_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "stats", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")}),
-        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),  # noqa: PLW1509
+    process = _hanoi(
+        kb,
+        tmp_path,
+        "stats",
+        "--json",
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
     )
     time.sleep(0.8)  # started, and deep in parsing or building
     process.send_signal(signal.SIGTERM)
@@ -559,15 +559,9 @@ def test_stopped_while_it_patches_the_index_leaves_the_old_one_whole(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
     kb = _big_kb(tmp_path, 40_000)
-    env = process_env({"XDG_CACHE_HOME": str(tmp_path / "cache")})
 
     def who(name: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hanoi_cli", "--data", str(kb), "who", name, "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
+        return _hanoi(kb, tmp_path, "who", name, "--json")
 
     assert who("Person Number 7").wait(timeout=120) == 0
     [core] = (tmp_path / "cache").rglob("index-*.sqlite")
